@@ -1,0 +1,36 @@
+# Every target creates .venv when missing and installs the package into it
+# with the pinned versions of constraints.txt (the same set CI tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= results/demo
+ARGS ?=
+
+.PHONY: install test lint format demo clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check lobes recipes tests bench
+	$(BIN)/ruff format --check lobes recipes tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format lobes recipes tests bench
+	$(BIN)/ruff check --fix lobes recipes tests bench
+
+test: lint
+	$(BIN)/python -m pytest -q --durations=10 $(ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python -m lobes.synthmix $(DEMO_DIR)/corpus --layout wsj0-2mix \
+		--n-train 40 --n-valid 10 --n-test 10 --seed 1234 --overwrite
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info
