@@ -1,0 +1,447 @@
+"""Tests of the embedded corpus, measured on the files as written."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from lobes import synthmix
+from lobes.synthmix import (
+    ESpeak,
+    Speaker,
+    add_noise,
+    corpus_statistics,
+    format_statistics,
+    generate,
+    main,
+    mix_sources,
+)
+
+COUNTS = {"tr": 3, "cv": 2, "tt": 2}
+ARGS = {"n_train": 3, "n_valid": 2, "n_test": 2, "seed": 7}
+LSB = 1 / 32768  # one step of 16-bit PCM
+
+
+@pytest.fixture(scope="module")
+def wsj(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("wsj"), "wsj0-2mix", **ARGS)
+
+
+@pytest.fixture(scope="module")
+def wham(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("wham"), "wham", **ARGS)
+
+
+@pytest.fixture(params=["wsj", "wham"])
+def corpus(request):
+    return request.getfixturevalue(request.param)
+
+
+def metadata(out):
+    return json.loads((out / "synthmix.json").read_text())
+
+
+def read(path):
+    return sf.read(path, dtype="float64")[0]
+
+
+def power(x):
+    return np.mean(np.asarray(x, dtype=np.float64) ** 2)
+
+
+def db(x, reference):
+    return 10 * np.log10(power(x) / power(reference))
+
+
+def mixtures(out):
+    """(split, mixture metadata, {folder: samples}) for every mixture."""
+    meta = metadata(out)
+    folders = synthmix.LAYOUTS[meta["args"]["layout"]]
+    for split, record in meta["splits"].items():
+        for mix in record["mixtures"]:
+            base = out / "wav8k" / "min" / split
+            yield (
+                split,
+                mix,
+                {f: read(base / f / f"{mix['id']}.wav") for f in folders},
+            )
+
+
+def file_bytes(out, under="."):
+    return {
+        p.relative_to(out): p.read_bytes()
+        for p in sorted((out / under).rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_layout(corpus):
+    meta = metadata(corpus)
+    folders = synthmix.LAYOUTS[meta["args"]["layout"]]
+    assert {p.name for p in corpus.iterdir()} == {
+        "synthmix.json",
+        "clean",
+        "wav8k",
+    }
+    assert meta["complete"] and meta["generator"] == "lobes.synthmix"
+    for split, n in COUNTS.items():
+        base = corpus / "wav8k" / "min" / split
+        assert sorted(p.name for p in base.iterdir()) == sorted(folders)
+        ids = {m["id"] for m in meta["splits"][split]["mixtures"]}
+        assert len(ids) == n
+        for folder in folders:
+            assert {p.stem for p in (base / folder).iterdir()} == ids
+    for path in corpus.rglob("*.wav"):
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.subtype) == (
+            8000,
+            1,
+            "PCM_16",
+        )
+
+
+def test_clean_folder_serves_dynamic_mixing(corpus):
+    meta = metadata(corpus)
+    for split, record in meta["splits"].items():
+        files = sorted((corpus / "clean" / split).rglob("*.wav"))
+        # upstream WSJ0 dynamic mixing: speaker id = first 3 chars of stem
+        by_speaker = {}
+        for f in files:
+            assert f.stem[:3] == f.parent.name
+            by_speaker.setdefault(f.stem[:3], []).append(f.stem)
+        assert set(by_speaker) == set(record["speakers"])
+        assert {f.stem for f in files} == set(record["utterances"])
+        for utt, info in record["utterances"].items():
+            assert info["speaker"] == utt[:3]
+        assert all(
+            len(u) == synthmix.UTTERANCES_PER_SPEAKER
+            for u in by_speaker.values()
+        )
+
+
+def test_speakers_disjoint(corpus):
+    meta = metadata(corpus)
+    splits = meta["splits"]
+    from_paths = {
+        s: {p.name for p in (corpus / "clean" / s).iterdir()} for s in splits
+    }
+    groups = {s: set(r["speakers"]) for s, r in splits.items()}
+    assert groups == from_paths
+    variants = {
+        s: {v["variant"] for v in r["speakers"].values()}
+        for s, r in splits.items()
+    }
+    if meta["args"]["layout"] == "wham":
+        noise = {s: set(r["noise_speakers"]) for s, r in splits.items()}
+        groups.update({f"noise-{s}": ids for s, ids in noise.items()})
+        variants["noise"] = {
+            v["variant"]
+            for r in splits.values()
+            for v in r["noise_speakers"].values()
+        }
+    names = list(groups)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not groups[a] & groups[b], (a, b)
+    names = list(variants)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not variants[a] & variants[b], (a, b)
+    for split, record in splits.items():
+        voices = {
+            tuple(v for k, v in s.items() if k != "id")
+            for s in record["speakers"].values()
+        }
+        assert len(voices) == len(record["speakers"]) >= 2
+        for mix in record["mixtures"]:
+            spk1, spk2 = mix["speakers"]
+            assert spk1 != spk2 and {spk1, spk2} <= groups[split]
+            assert [u[:3] for u in mix["utterances"]] == mix["speakers"]
+
+
+def test_mixture_is_sum_of_files(corpus):
+    for _, _, wav in mixtures(corpus):
+        if "mix" in wav:
+            assert np.array_equal(wav["mix"], wav["s1"] + wav["s2"])
+        else:
+            assert np.array_equal(wav["mix_clean"], wav["s1"] + wav["s2"])
+            assert np.array_equal(
+                wav["mix_both"], wav["mix_clean"] + wav["noise"]
+            )
+
+
+def test_relative_gain_from_files(corpus):
+    gains = []
+    for _, mix, wav in mixtures(corpus):
+        gain = db(wav["s1"], wav["s2"])
+        assert -1e-3 <= gain <= synthmix.MAX_GAIN_DB + 1e-3
+        assert gain == pytest.approx(mix["gain_db"], abs=1e-3)
+        # WSJ0-2Mix ids: UTT1_+g/2_UTT2_-g/2
+        utt1, half1, utt2, half2 = mix["id"].split("_")
+        assert [utt1, utt2] == mix["utterances"]
+        assert float(half1) == pytest.approx(gain / 2, abs=1e-3)
+        assert float(half2) == pytest.approx(-gain / 2, abs=1e-3)
+        gains.append(gain)
+    assert len(set(np.round(gains, 3))) == len(gains)  # drawn, not fixed
+
+
+def test_snr_from_files(wham):
+    meta = metadata(wham)
+    snrs = []
+    for split, mix, wav in mixtures(wham):
+        louder = max(wav["s1"], wav["s2"], key=power)
+        snr = db(louder, wav["noise"])
+        assert synthmix.SNR_RANGE_DB[0] - 1e-3 <= snr
+        assert snr <= synthmix.SNR_RANGE_DB[1] + 1e-3
+        assert snr == pytest.approx(mix["snr_db"], abs=1e-3)
+        snrs.append(snr)
+        # babble comes from talkers held apart from the targets
+        talkers = {u[:3] for u in mix["noise"]["talkers"]}
+        assert talkers <= set(meta["splits"][split]["noise_speakers"])
+    assert len(set(np.round(snrs, 3))) == len(snrs)
+
+
+def test_no_clipping_peak_normalised(corpus):
+    for _, _, wav in mixtures(corpus):
+        peak = max(np.abs(x).max() for x in wav.values())
+        assert abs(peak - synthmix.PEAK) <= 2 * LSB  # WSJ0-2Mix scaling
+    for path in (corpus / "clean").rglob("*.wav"):
+        assert abs(np.abs(read(path)).max() - synthmix.PEAK) <= LSB
+
+
+def test_min_mode(corpus):
+    for split, mix, wav in mixtures(corpus):
+        clean = [
+            read(corpus / "clean" / split / u[:3] / f"{u}.wav")
+            for u in mix["utterances"]
+        ]
+        length = min(len(c) for c in clean)
+        assert all(len(x) == length == mix["samples"] for x in wav.values())
+        for source, utterance in zip(
+            (wav["s1"], wav["s2"]), clean, strict=True
+        ):
+            # each source is its clean utterance cropped at the end, scaled
+            head = utterance[:length]
+            scale = head @ source / (head @ head)
+            error = source - scale * head
+            assert np.sqrt(power(error)) < 1e-3 * np.sqrt(power(source))
+
+
+def test_deterministic_and_seeded(wsj, tmp_path):
+    again = generate(tmp_path / "again", "wsj0-2mix", **ARGS)
+    assert file_bytes(again) == file_bytes(wsj)
+    other = generate(
+        tmp_path / "again", "wsj0-2mix", **{**ARGS, "seed": 8}, overwrite=True
+    )
+    meta = metadata(other)
+    written = {p.stem for p in other.rglob("*.wav")}
+    expected = {
+        name
+        for record in meta["splits"].values()
+        for name in [
+            *record["utterances"],
+            *(m["id"] for m in record["mixtures"]),
+        ]
+    }
+    assert written == expected  # overwrite left nothing of seed 7
+    new, old = file_bytes(other, "wav8k"), file_bytes(wsj, "wav8k")
+    assert not set(new.values()) & set(old.values())
+
+
+def test_splits_do_not_depend_on_each_other(wsj, tmp_path):
+    bigger = generate(tmp_path, "wsj0-2mix", **{**ARGS, "n_train": 5})
+    for split in ("cv", "tt"):
+        for under in (f"clean/{split}", f"wav8k/min/{split}"):
+            assert file_bytes(bigger, under) == file_bytes(wsj, under)
+    assert metadata(bigger)["splits"]["tr"] != metadata(wsj)["splits"]["tr"]
+
+
+def test_cli_16k(tmp_path, capsys):
+    main(
+        [str(tmp_path), "--layout", "wham", "--n-train", "1", "--n-valid", "1"]
+        + ["--n-test", "1", "--sample-rate", "16000", "--seed", "3"]
+    )
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "synthmix.json",
+        "clean",
+        "wav16k",
+    }
+    assert all(sf.info(p).samplerate == 16000 for p in tmp_path.rglob("*.wav"))
+    assert len(list(tmp_path.glob("wav16k/min/*/mix_both/*.wav"))) == 3
+    out = capsys.readouterr().out
+    assert "16000 Hz" in out and "SNR" in out and "per second" in out
+
+
+def test_statistics(corpus):
+    stats = corpus_statistics(corpus)
+    meta = metadata(corpus)
+    files = list(corpus.rglob("*.wav"))
+    assert stats["files"] == len(files)
+    seconds = sum(sf.info(f).frames for f in files) / 8000
+    assert stats["audio_hours"] * 3600 == pytest.approx(seconds)
+    for split, n in COUNTS.items():
+        assert stats["splits"][split]["mixtures"] == n
+        assert stats["splits"][split]["speakers"] == len(
+            meta["splits"][split]["speakers"]
+        )
+    gains = [
+        m["gain_db"] for r in meta["splits"].values() for m in r["mixtures"]
+    ]
+    assert stats["gain_db"] == [min(gains), max(gains)]
+    assert (stats["snr_db"] is None) == (meta["args"]["layout"] != "wham")
+    text = format_statistics(stats)
+    assert all(split in text for split in COUNTS)
+
+
+def test_mix_sources_matches_wsj0_2mix_reference():
+    """Against the WSJ0-2Mix recipe written out in numpy (min mode)."""
+    s1 = torch.randn(1000, generator=torch.Generator().manual_seed(0))
+    s2 = 3 * torch.randn(700, generator=torch.Generator().manual_seed(1))
+    mixture, (a, b) = mix_sources([s1, s2], np.random.default_rng(5))
+
+    gain = np.random.default_rng(5).uniform(0, 5)
+    x1, x2 = s1[:700].double().numpy(), s2.double().numpy()
+    x1 = x1 / np.sqrt(power(x1)) * 10 ** (gain / 2 / 20)
+    x2 = x2 / np.sqrt(power(x2)) * 10 ** (-gain / 2 / 20)
+    scale = 0.9 / max(np.abs(x1 + x2).max(), np.abs(x1).max(), np.abs(x2).max())
+    np.testing.assert_allclose(a.numpy(), scale * x1, atol=1e-6)
+    np.testing.assert_allclose(b.numpy(), scale * x2, atol=1e-6)
+    assert mixture.dtype == a.dtype == torch.float32
+    assert torch.equal(mixture, a + b)
+
+
+def test_mix_sources_three_and_errors():
+    rng = np.random.default_rng(0)
+    sources = [torch.randn(n) for n in (500, 400, 600)]
+    mixture, scaled = mix_sources(sources, rng)
+    assert mixture.shape == (400,) and torch.equal(mixture, sum(scaled))
+    levels = [10 * torch.log10(s.pow(2).mean()) for s in scaled]
+    assert levels[0] - levels[1] <= 5 + 1e-4
+    assert abs(levels[2] - (levels[0] + levels[1]) / 2) <= 2.5 + 1e-4
+    with pytest.raises(ValueError, match="2 or more"):
+        mix_sources(sources[:1], rng)
+    with pytest.raises(ValueError, match="source 1 is silent"):
+        mix_sources([sources[0], torch.zeros(500)], rng)
+
+
+def test_add_noise_matches_reference():
+    rng = np.random.default_rng(1)
+    mixture, sources = mix_sources([torch.randn(900), torch.randn(800)], rng)
+    noise = torch.randn(2000)
+    noisy, scaled_noise, (a, b) = add_noise(
+        mixture, sources, noise, np.random.default_rng(2)
+    )
+    reference = np.random.default_rng(2)
+    start = reference.integers(0, 2000 - 800 + 1)
+    snr = reference.uniform(-6, 3)
+    n = noise[start : start + 800].double().numpy()
+    n = n * np.sqrt(
+        max(power(s) for s in sources) / power(n) / 10 ** (snr / 10)
+    )
+    m, s1, s2 = (x.double().numpy() for x in (mixture, *sources))
+    scale = 0.9 / max(np.abs(x).max() for x in (m + n, m, n, s1, s2))
+    np.testing.assert_allclose(scaled_noise.numpy(), scale * n, atol=1e-6)
+    np.testing.assert_allclose(a.numpy(), scale * s1, atol=1e-6)
+    np.testing.assert_allclose(noisy.numpy(), scale * (m + n), atol=1e-6)
+    assert db(a.numpy(), scaled_noise.numpy()) == pytest.approx(snr, abs=1e-4)
+
+
+def test_add_noise_tiles_short_noise_and_errors():
+    rng = np.random.default_rng(0)
+    mixture, sources = mix_sources([torch.randn(1000), torch.randn(1000)], rng)
+    _, noise, _ = add_noise(mixture, sources, torch.randn(300), rng)
+    ratio = noise[300:600] / noise[:300]
+    assert torch.allclose(ratio, torch.ones(300), atol=1e-5)
+    with pytest.raises(ValueError, match="noise is silent"):
+        add_noise(mixture, sources, torch.zeros(300), rng)
+    with pytest.raises(ValueError, match="as long as the mixture"):
+        add_noise(mixture, [sources[0][:10], sources[1]], torch.ones(300), rng)
+
+
+def test_espeak_deterministic_in_any_order():
+    tts = ESpeak()
+    one = Speaker("aaa", "en-US", "m3", 50, 40, 170)
+    two = Speaker("bbb", "de", "f2", 70, 60, 150)
+    first = tts.synthesize("The garden is open.", one, seed=1)
+    tts.synthesize("Das Haus ist alt.", two, seed=2)  # state in between
+    assert np.array_equal(first, tts.synthesize("The garden is open.", one, 1))
+    assert len(first) > ESpeak.sample_rate // 2  # half a second or more
+    other = tts.synthesize("The garden is open.", two, seed=1)
+    assert not np.array_equal(first[: len(other)], other[: len(first)])
+    with pytest.raises(ValueError, match="no voice"):
+        tts.synthesize("Hi.", Speaker("ccc", "xx-none", "m3", 50, 40, 170), 1)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"n_train": 0}, "--n-train must be a positive integer"),
+        ({"n_test": -2}, "--n-test must be a positive integer"),
+        ({"layout": "libri2mix"}, "unknown layout 'libri2mix'"),
+        ({"sample_rate": 22050}, "unsupported sample rate 22050"),
+    ],
+)
+def test_bad_arguments(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        generate(tmp_path / "out", **{**ARGS, **change})
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "out"), "--n-valid", "0"])
+    assert exit_.value.code == 1
+    assert "--n-valid must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "out"), "--layout", "libri2mix"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'libri2mix'" in capsys.readouterr().err
+
+
+def test_unwritable_output(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OSError, match="cannot write the corpus to"):
+        generate(tmp_path / "file" / "corpus", **ARGS)
+    with pytest.raises(OSError, match="cannot write the corpus to"):
+        generate(tmp_path / "file", **ARGS)
+
+
+def test_non_empty_output(tmp_path):
+    (tmp_path / "notes.txt").write_text("someone else's")
+    with pytest.raises(FileExistsError, match="not empty.*--overwrite"):
+        generate(tmp_path, **ARGS)
+    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+        generate(tmp_path, **ARGS, overwrite=True)
+    (tmp_path / "synthmix.json").write_text('{"generator": "other"}')
+    with pytest.raises(FileExistsError, match="refusing to overwrite"):
+        generate(tmp_path, **ARGS, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt",
+        "synthmix.json",
+    ]
+
+
+def test_missing_espeakng_loader(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # import fails
+    with pytest.raises(
+        ImportError, match=r"pip install 'sepformer-lobes\[synth\]'"
+    ):
+        generate(tmp_path / "out", **ARGS)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "out")])
+    assert exit_.value.code == 1
+    assert "sepformer-lobes[synth]" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    # the mixing primitives need no eSpeak
+    assert mix_sources(
+        [torch.randn(9), torch.randn(9)], np.random.default_rng()
+    )
+
+
+def test_statistics_reject_foreign_folder(tmp_path):
+    (tmp_path / "synthmix.json").write_text('{"generator": "lobes.synthmix"}')
+    with pytest.raises(ValueError, match="no complete lobes.synthmix corpus"):
+        corpus_statistics(tmp_path)
