@@ -1,0 +1,345 @@
+"""Tests of lobes.fsmn_flash: the masknet contract, gradients, causality,
+what each path (FSMN memory, windows, window summaries) carries, backend
+parity, and the MAC budget of the shipped configuration."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.lobes.models.dual_path import Decoder, Encoder
+from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from lobes.fsmn_flash import (
+    FlashFormer,
+    WindowAttention,
+    WindowSummaryAttention,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DIM, WINDOW, LAYERS = 16, 8, 2
+KERNEL, DEPTH = 3, 3  # FSMN taps at dilations 1, 2, 4
+# frames one layer's FSMN memory spans: each side when centred, all in the
+# past when causal (so a change travels that far ahead)
+SPAN = 2**DEPTH - 1  # sum of the dilations
+FSMN_REACH = {False: (KERNEL - 1) // 2 * SPAN, True: (KERNEL - 1) * SPAN}
+
+
+def tiny(causal: bool, backend: str = "auto", **kwargs) -> FlashFormer:
+    torch.manual_seed(0)
+    return FlashFormer(
+        DIM,
+        num_layers=LAYERS,
+        nhead=2,
+        d_ffn=32,
+        window_size=WINDOW,
+        fsmn_hidden=16,
+        fsmn_kernel_size=KERNEL,
+        fsmn_depth=DEPTH,
+        causal=causal,
+        backend=backend,
+        **kwargs,
+    ).eval()
+
+
+def switch_off(model: FlashFormer, *paths: str) -> FlashFormer:
+    """Zeroes the output projection of the named sublayer in every layer,
+    so that it adds exactly nothing to the residual stream."""
+    for layer in model.layers:
+        for path in paths:
+            sublayer = getattr(layer, path)
+            out = sublayer.out if path == "fsmn" else sublayer.attn.out
+            torch.nn.init.zeros_(out.weight)
+            torch.nn.init.zeros_(out.bias)
+    return model
+
+
+def change(model: FlashFormer, t: int, length: int = 16 * WINDOW) -> Tensor:
+    """Per output frame, how much the masks move when input frame t does."""
+    torch.manual_seed(1)
+    x = torch.randn(1, DIM, length)
+    y = x.clone()
+    y[..., t] += torch.randn(DIM)  # not uniform: LayerNorm would erase it
+    with torch.no_grad():
+        return (model(x) - model(y)).abs().amax(dim=(0, 1, 2))
+
+
+CAUSAL = pytest.mark.parametrize(
+    "causal", [False, True], ids=["offline", "causal"]
+)
+
+
+@CAUSAL
+@pytest.mark.parametrize(
+    "length", [1, 5, WINDOW - 1, WINDOW, WINDOW + 1, 3 * WINDOW + 5, 101]
+)
+def test_masknet_contract(causal, length):
+    model = tiny(causal)
+    x = torch.rand(2, DIM, length)
+    masks = model(x)
+    assert masks.shape == (2, 2, DIM, length)
+    assert masks.isfinite().all() and (masks >= 0).all()
+    assert masks.std() > 0
+
+
+@CAUSAL
+def test_batch_items_are_independent(causal):
+    model = tiny(causal)
+    x = torch.randn(3, DIM, 5 * WINDOW + 3)
+    with torch.no_grad():
+        expected = torch.cat([model(item[None]) for item in x], 1)
+        torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=0)
+
+
+@CAUSAL
+def test_gradients_reach_every_parameter(causal):
+    model = tiny(causal, dropout=0.1).train()
+    x = torch.randn(2, DIM, 5 * WINDOW + 3, requires_grad=True)
+    model(x).square().mean().backward()
+    assert x.grad.abs().sum() > 0
+    no_grad = [
+        name
+        for name, p in model.named_parameters()
+        if p.grad is None or p.grad.abs().sum() == 0
+    ]
+    assert not no_grad
+
+
+@pytest.mark.parametrize("t", [0, 3, WINDOW, 5 * WINDOW + 4, 16 * WINDOW - 1])
+def test_causal_model_never_looks_ahead(t):
+    """Latency 0 frames: moving input frame t moves no earlier mask, and
+    moves the mask at t itself."""
+    delta = change(tiny(causal=True), t)
+    assert delta[:t].eq(0).all()
+    assert delta[t] > 1e-4
+
+
+def test_causal_separation_waits_for_15_samples():
+    """With SpeechBrain's encoder (kernel 16, stride 8) and decoder, output
+    sample n depends on input samples up to n + 15 (1.9 ms at 8 kHz)."""
+    torch.manual_seed(0)
+    encoder = Encoder(kernel_size=16, out_channels=DIM)
+    decoder = Decoder(DIM, 1, kernel_size=16, stride=8, bias=False)
+    masknet = tiny(causal=True)
+    mix = torch.randn(1, 2000)
+    n = 1000  # a multiple of the stride: its frame ends 15 samples later
+    moved = mix.clone()
+    moved[0, n + 15] += 1.0
+
+    def separate(x):
+        h = encoder(x)
+        return torch.stack([decoder(h * m) for m in masknet(h)])
+
+    with torch.no_grad():
+        delta = (separate(mix) - separate(moved)).abs().amax(dim=(0, 1))
+    assert delta[:n].eq(0).all()
+    assert delta[n] > 0
+
+
+@pytest.mark.parametrize("length", [1, WINDOW - 3, 2 * WINDOW, 5 * WINDOW + 3])
+def test_causal_masks_of_a_prefix_are_a_prefix(length):
+    """What a causal model says about the first frames does not depend on
+    what comes later, nor on where padding starts (it can stream)."""
+    model = tiny(causal=True)
+    x = torch.randn(2, DIM, 7 * WINDOW + 2)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(x[..., :length]), model(x)[..., :length], atol=1e-5, rtol=0
+        )
+
+
+def reach(delta: Tensor, t: int) -> tuple[int, int]:
+    """Frames before and after t where the masks moved."""
+    moved = delta.nonzero().flatten()
+    return int(t - moved.min()), int(moved.max() - t)
+
+
+@CAUSAL
+def test_fsmn_memory_reach_is_its_receptive_field(causal):
+    """With both attentions off, a change travels exactly as far as the
+    dilated convolutions reach, across window boundaries."""
+    t = 8 * WINDOW + 2
+    delta = change(
+        switch_off(tiny(causal), "local_attention", "global_attention"), t
+    )
+    back = 0 if causal else LAYERS * FSMN_REACH[False]
+    assert reach(delta, t) == (back, LAYERS * FSMN_REACH[causal])
+
+
+@CAUSAL
+def test_each_local_path_widens_the_reach(causal):
+    """Global path off. The windows alone carry a change through t's window
+    (layer 0) and the two shifted windows overlapping it (layer 1); the
+    FSMN carries it further, within the local receptive field."""
+    t = 8 * WINDOW + 2
+    windows = change(switch_off(tiny(causal), "global_attention", "fsmn"), t)
+    start = t // WINDOW * WINDOW  # of t's window
+    half = WINDOW // 2
+    back = 0 if causal else t - (start - half)
+    assert reach(windows, t) == (back, start + WINDOW + half - 1 - t)
+    both = change(switch_off(tiny(causal), "global_attention"), t)
+    assert sum(reach(both, t)) > sum(reach(windows, t))
+    local = LAYERS * (WINDOW - 1 + FSMN_REACH[causal])
+    assert max(reach(both, t)) <= local
+
+
+@CAUSAL
+def test_global_path_reaches_every_window(causal):
+    """The summaries carry a change to every window (causal: every later
+    window) beyond the local receptive field; with the path off, nothing
+    beyond it moves."""
+    t, length = 3 * WINDOW + 2, 24 * WINDOW
+    local = LAYERS * (WINDOW - 1 + FSMN_REACH[causal])
+    first = (t // WINDOW + 1) * WINDOW if causal else 0
+    far = [i for i in range(first, length) if abs(i - t) > local]
+    assert len(far) > 8 * WINDOW
+    assert change(tiny(causal), t, length)[far].min() > 1e-5
+    off = change(switch_off(tiny(causal), "global_attention"), t, length)
+    assert off[far].eq(0).all()
+
+
+@CAUSAL
+def test_backends_agree(causal):
+    """The fused SDPA kernel and the unfused reference give the same masks
+    and gradients."""
+    x = torch.randn(2, DIM, 4 * WINDOW + 5)
+    results = []
+    for backend in ("sdpa", "math"):
+        model = tiny(causal, backend).train()  # same seed: same weights
+        masks = model(x)
+        masks.square().mean().backward()
+        grads = [p.grad for p in model.parameters()]
+        results.append((masks, grads))
+    (masks, grads), (ref_masks, ref_grads) = results
+    torch.testing.assert_close(masks, ref_masks, atol=1e-5, rtol=1e-4)
+    for g, ref in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, ref, atol=1e-5, rtol=1e-3)
+
+
+@CAUSAL
+@pytest.mark.parametrize("shifted", [False, True], ids=["aligned", "shifted"])
+def test_window_attention_equals_a_loop_over_windows(causal, shifted):
+    """Reference: each window cut out one by one, zero-padded to W frames
+    where it overhangs the input, attended to on its own."""
+    torch.manual_seed(0)
+    attn = WindowAttention(DIM, 2, WINDOW, shifted, causal)
+    x = torch.randn(2, 3 * WINDOW + 5, DIM)
+    T, shift = x.shape[1], WINDOW // 2 if shifted else 0
+    expected = []
+    for start in range(-shift, T, WINDOW):
+        frames = x[:, max(start, 0) : start + WINDOW]
+        front = max(-start, 0)
+        window = torch.nn.functional.pad(
+            frames, (0, 0, front, WINDOW - front - frames.shape[1])
+        )
+        out = attn.attn(window, causal=causal)
+        expected.append(out[:, front : front + frames.shape[1]])
+    with torch.no_grad():
+        torch.testing.assert_close(attn(x), torch.cat(expected, 1))
+
+
+@CAUSAL
+def test_summary_attention_equals_a_loop_over_windows(causal):
+    """Reference: the mean of each window's real frames, attention over
+    them, and (causal) window s given the output at s - 1."""
+    torch.manual_seed(0)
+    path = WindowSummaryAttention(DIM, 2, WINDOW, causal)
+    x = torch.randn(2, 4 * WINDOW + 3, DIM)
+    windows = x.split(WINDOW, dim=1)
+    summaries = torch.stack([w.mean(1) for w in windows], 1)
+    g = path.attn(summaries, causal=causal)
+    if causal:
+        g = torch.cat([torch.zeros_like(g[:, :1]), g[:, :-1]], 1)
+    expected = torch.cat(
+        [g[:, s, None].expand_as(w) for s, w in enumerate(windows)], 1
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(path(x), expected)
+
+
+def test_bad_configuration_and_input_raise():
+    with pytest.raises(ValueError, match="multiple of nhead"):
+        FlashFormer(30, nhead=4)
+    with pytest.raises(ValueError, match="window_size=7 must be even"):
+        FlashFormer(32, nhead=4, window_size=7)
+    with pytest.raises(ValueError, match="kernel_size=4 must be odd"):
+        FlashFormer(32, nhead=4, fsmn_kernel_size=4)
+    with pytest.raises(ValueError, match=r"\[batch, 16, frames\]"):
+        tiny(False)(torch.randn(1, 8, 40))
+
+
+CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+
+def count_macs(fn) -> float:
+    """MACs (FLOPs / 2) of fn(), counting SDPA's fused CPU kernel too."""
+    mapping = {CPU_SDPA: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v)}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        with torch.no_grad():
+            fn()
+    return counter.get_total_flops() / 2
+
+
+def model_definition(device: str = "cpu", **overrides) -> dict:
+    """The shipped hparams/fsmn_flash.yaml, built on ``device``."""
+    with open(ROOT / "hparams" / "fsmn_flash.yaml") as f, torch.device(device):
+        return load_hyperpyyaml(f, overrides)
+
+
+def separate_macs(hparams: dict, seconds: float, device: str) -> float:
+    encoder, masknet, decoder = (
+        hparams[k] for k in ("Encoder", "MaskNet", "Decoder")
+    )
+    mix = torch.randn(1, int(8000 * seconds), device=device)
+
+    def separate():
+        h = encoder(mix)
+        return [decoder(h * m) for m in masknet.eval()(h)]
+
+    return count_macs(separate)
+
+
+def test_meta_device_counts_what_cpu_runs():
+    """Shapes alone fix the MACs: counting on the meta device (no compute)
+    gives the count of a real CPU run."""
+    overrides = dict(N_encoder_out=32, num_layers=2, d_ffn=64, window_size=16)
+    cpu = separate_macs(model_definition(**overrides), 0.5, "cpu")
+    meta = separate_macs(model_definition("meta", **overrides), 0.5, "meta")
+    assert meta == cpu > 0
+
+
+def test_default_size_macs_and_linear_growth():
+    """hparams/fsmn_flash.yaml: within 10% of RE-SepFormer's 6.3 GMACs per
+    second of 8 kHz audio, and the same per second from 4 s to 256 s."""
+    hparams = model_definition("meta")
+    params = sum(
+        p.numel()
+        for k in ("Encoder", "MaskNet", "Decoder")
+        for p in hparams[k].parameters()
+    )
+    assert params == pytest.approx(6.2e6, rel=0.01)  # as documented
+    per_second = {
+        s: separate_macs(hparams, s, "meta") / s / 1e9 for s in (4, 16, 256)
+    }
+    assert per_second[4] == pytest.approx(6.3, rel=0.1)
+    assert per_second[256] == pytest.approx(per_second[16], rel=0.01)
+
+
+@pytest.mark.parametrize("recipe", ["WSJ0Mix", "WHAM"])
+def test_recipe_hparams_build_the_model_definition(recipe, tmp_path):
+    """recipes/*/hparams/fsmn_flash.yaml include hparams/fsmn_flash.yaml,
+    and overrides reach the model (here: a causal model)."""
+    path = ROOT / "recipes" / recipe / "hparams" / "fsmn_flash.yaml"
+    overrides = {
+        "data_folder": str(tmp_path),
+        "output_folder": str(tmp_path),
+        "model": {"causal": True},
+    }
+    with open(path) as f:
+        hparams = load_hyperpyyaml(f, overrides)
+    masknet = hparams["modules"]["masknet"]
+    assert isinstance(masknet, FlashFormer) and masknet.causal
+    assert hparams["experiment_name"].startswith("fsmn_flash")
+    expected = model_definition()["MaskNet"].state_dict()
+    assert masknet.state_dict().keys() == expected.keys()
