@@ -1,0 +1,49 @@
+"""Writes SpeechBrain separation CSVs for WHAM! (noisy two-speaker mixtures).
+
+Layout under ``datapath`` (as made by the WHAM! scripts; the embedded corpus
+of ``python -m lobes.synthmix --layout wham`` has it too)::
+
+    wav8k/min/{tr,cv,tt}/{mix_both,mix_clean,s1,s2,noise}/<utterance id>.wav
+
+Output: ``savepath/whamorg_{tr,cv,tt}.csv`` with the columns of SpeechBrain's
+``recipes/WHAMandWHAMR/prepare_data.py`` (mixture = ``mix_both``).
+
+Authors
+ * sepformer-lobes contributors 2025
+"""
+
+import os
+
+from lobes.separation import write_separation_csv
+
+
+def prepare_wham(
+    datapath: str, savepath: str, skip_prep: bool = False, fs: int = 8000
+) -> None:
+    """Writes ``whamorg_tr.csv``, ``whamorg_cv.csv`` and ``whamorg_tt.csv``.
+
+    Arguments
+    ---------
+    datapath : str
+        The corpus folder (e.g. ``/data/wham_original``).
+    savepath : str
+        Where the CSVs go.
+    skip_prep : bool
+        If True, do nothing (the CSVs are given).
+    fs : int
+        Sample rate: picks ``wav8k`` or ``wav16k``.
+    """
+    if skip_prep:
+        return
+    if not os.path.isdir(datapath):
+        raise FileNotFoundError(
+            f"data_folder not found: {datapath}. It must hold "
+            "wav8k/min/{tr,cv,tt}/{mix_both,s1,s2,noise}."
+        )
+    for split in ("tr", "cv", "tt"):
+        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
+        folders = {"mix": "mix_both", "s1": "s1", "s2": "s2", "noise": "noise"}
+        write_separation_csv(
+            {s: os.path.join(root, f) for s, f in folders.items()},
+            os.path.join(savepath, f"whamorg_{split}.csv"),
+        )

@@ -1,0 +1,55 @@
+"""Writes SpeechBrain separation CSVs for WSJ0-2Mix and WSJ0-3Mix.
+
+Layout under ``datapath`` (as made by the wsj0-mix scripts; the embedded
+corpus of ``python -m lobes.synthmix --layout wsj0-2mix`` has it too)::
+
+    wav8k/min/{tr,cv,tt}/{mix,s1,s2[,s3]}/<utterance id>.wav
+
+Output: ``savepath/wsj_{tr,cv,tt}.csv`` with the columns of SpeechBrain's
+``recipes/WSJ0Mix/prepare_data.py``.
+
+Authors
+ * sepformer-lobes contributors 2025
+"""
+
+import os
+
+from lobes.separation import write_separation_csv
+
+
+def prepare_wsjmix(
+    datapath: str,
+    savepath: str,
+    n_spks: int = 2,
+    skip_prep: bool = False,
+    fs: int = 8000,
+) -> None:
+    """Writes ``wsj_tr.csv``, ``wsj_cv.csv`` and ``wsj_tt.csv``.
+
+    Arguments
+    ---------
+    datapath : str
+        The corpus folder (e.g. ``/data/wsj0-mix/2speakers``).
+    savepath : str
+        Where the CSVs go.
+    n_spks : int
+        Number of speakers (2 or 3).
+    skip_prep : bool
+        If True, do nothing (the CSVs are given).
+    fs : int
+        Sample rate: picks ``wav8k`` or ``wav16k``.
+    """
+    if skip_prep:
+        return
+    if not os.path.isdir(datapath):
+        raise FileNotFoundError(
+            f"data_folder not found: {datapath}. It must hold "
+            "wav8k/min/{tr,cv,tt}/{mix,s1,s2}."
+        )
+    for split in ("tr", "cv", "tt"):
+        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
+        signals = ["mix"] + [f"s{i + 1}" for i in range(n_spks)]
+        write_separation_csv(
+            {s: os.path.join(root, s) for s in signals},
+            os.path.join(savepath, f"wsj_{split}.csv"),
+        )

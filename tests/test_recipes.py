@@ -1,0 +1,304 @@
+"""End-to-end tests of the recipes, run as a user runs them:
+``cd recipes/WSJ0Mix && python train.py hparams/X.yaml --data_folder=...``
+with a tiny model, on tiny generated corpora (seconds each)."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from sepdata import write_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+# Tiny models gain nothing from a second thread, and on a busy machine
+# threads waiting for each other slow everything down.
+ENV = os.environ | {"OMP_NUM_THREADS": "1"}
+TINY_MODEL = (
+    "--model={N_encoder_out: 16, chunk_size: 20, nhead: 1, d_ffn: 32, "
+    "intra_layers: 1, memory_layers: 1, inter_layers: 1, num_blocks: 1}"
+)
+TINY = [
+    TINY_MODEL,
+    "--dataloader_opts={batch_size: 2, num_workers: 0}",
+    "--eval_dataloader_opts={batch_size: 1, num_workers: 0}",
+    "--noprogressbar",
+]
+
+
+def run(recipe: str, yaml: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs ``python train.py hparams/<yaml> <tiny model> <args>`` in
+    recipes/<recipe>."""
+    return subprocess.run(
+        [sys.executable, "train.py", f"hparams/{yaml}", *TINY, *args],
+        cwd=ROOT / "recipes" / recipe,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def check(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def read_results(output: Path) -> list[dict]:
+    with open(output / "test_results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def wsj(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("wsj"), "wsj0-2mix")
+
+
+@pytest.fixture(scope="module")
+def wham(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("wham"), "wham")
+
+
+@pytest.mark.parametrize(
+    "recipe, yaml, extra",
+    [
+        ("WSJ0Mix", "resepformer.yaml", []),
+        ("WHAM", "sepformer.yaml", []),
+        (
+            "WHAM",
+            "resepformer.yaml",
+            ["--dynamic_mixing=True", "--training_signal_len=3000"],
+        ),
+    ],
+)
+def test_recipe_trains_and_writes_test_results(
+    recipe, yaml, extra, wsj, wham, tmp_path
+):
+    data = wsj if recipe == "WSJ0Mix" else wham
+    out = tmp_path / "out"
+    args = [f"--data_folder={data}", f"--output_folder={out}", "--N_epochs=1"]
+    if "--dynamic_mixing=True" in extra:
+        extra = extra + [f"--base_folder_dm={data / 'clean' / 'tr'}"]
+    check(run(recipe, yaml, *args, *extra))
+    rows = read_results(out)
+    tests = sorted(p.stem for p in (data / "wav8k/min/tt/s1").glob("*.wav"))
+    assert [r["snt_id"] for r in rows] == tests + ["avg"]
+    for column in ("sdr", "sdr_i", "si-snr", "si-snr_i"):
+        values = [float(r[column]) for r in rows]
+        assert all(abs(v) < 100 for v in values)
+        average = sum(values[:-1]) / len(tests)
+        assert values[-1] == pytest.approx(average)
+    audio = out / "save" / "audio_results"
+    assert (audio / f"item{tests[0]}_source2hat.wav").is_file()
+    assert "epoch: 1" in (out / "train_log.txt").read_text()
+
+
+def test_speechbrain_format_csvs_with_skip_prep(wsj, tmp_path):
+    """CSVs as SpeechBrain's recipes/WSJ0Mix/prepare_data.py writes them
+    (integer IDs, dummy durations, absolute paths; ``$data_root`` also
+    works), with the issue's command line."""
+    columns = ["ID", "duration"]
+    for s in ("mix", "s1", "s2"):
+        columns += [f"{s}_wav", f"{s}_wav_format", f"{s}_wav_opts"]
+    csvs = {}
+    for split in ("tr", "cv"):
+        csvs[split] = tmp_path / f"upstream_{split}.csv"
+        files = sorted((wsj / "wav8k/min" / split / "mix").iterdir())
+        with open(csvs[split], "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for i, mix in enumerate(files):
+                row = {"ID": i, "duration": 1.0}
+                for s in ("mix", "s1", "s2"):
+                    path = f"{wsj}/wav8k/min/{split}/{s}/{mix.name}"
+                    if split == "cv":
+                        path = path.replace(str(wsj), "$data_root")
+                    row |= {f"{s}_wav": path, f"{s}_wav_format": "wav"}
+                    row[f"{s}_wav_opts"] = None
+                writer.writerow(row)
+    out = tmp_path / "out"
+    check(
+        run(
+            "WSJ0Mix",
+            "resepformer.yaml",
+            f"--data_folder={wsj}",
+            f"--train_data={csvs['tr']}",
+            f"--valid_data={csvs['cv']}",
+            f"--test_data={csvs['cv']}",
+            "--skip_prep=True",
+            "--N_epochs=2",
+            "--use_wavedrop=True",
+            f"--output_folder={out}",
+        )
+    )
+    assert [r["snt_id"] for r in read_results(out)] == ["0", "1", "avg"]
+    log = (out / "train_log.txt").read_text()
+    assert "epoch: 1" in log and "epoch: 2" in log
+    assert not list((out / "save").glob("wsj_*.csv"))  # no preparation
+
+
+def test_bad_data_fails_before_training(tmp_path):
+    data = write_corpus(tmp_path / "data", "wsj0-2mix")
+    victim = sorted((data / "wav8k/min/tr/s2").iterdir())[1]
+    audio, _ = sf.read(victim)
+    sf.write(victim, audio, 16000)
+    out = tmp_path / "out"
+    result = run(
+        "WSJ0Mix",
+        "sepformer.yaml",
+        f"--data_folder={data}",
+        f"--output_folder={out}",
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr  # SpeechBrain logs to stdout
+    assert f"{victim} is sampled at 16000 Hz" in output
+    assert "--sample_rate=16000" in output
+    assert not list((out / "save").glob("CKPT*"))  # training never started
+    missing = tmp_path / "missing"
+    result = run(
+        "WHAM",
+        "sepformer.yaml",
+        f"--data_folder={missing}",
+        f"--output_folder={out}",
+    )
+    assert result.returncode != 0
+    assert f"data_folder not found: {missing}" in result.stdout + result.stderr
+
+
+DDP_WORKER = """
+import sys, torch
+sys.path.insert(0, ".")
+from train import main
+from lobes.separation import Separation
+
+def dump(brain, name):
+    states = {}
+    for key, module in brain.modules.items():
+        module = getattr(module, "module", module)  # unwrap DDP
+        states[key] = {k: v.clone() for k, v in module.state_dict().items()}
+    torch.save(states, f"{sys.argv[1]}/{name}{brain.rank}.pt")
+
+fit = Separation.fit
+def fit_and_dump(self, *args, **kwargs):  # weights around training only
+    dump(self, "init")
+    fit(self, *args, **kwargs)
+    dump(self, "final")
+Separation.fit = fit_and_dump
+main(sys.argv[2:])
+"""
+
+
+def test_ddp_on_cpu_keeps_ranks_in_sync(wham, tmp_path):
+    """Two gloo ranks train on different shards (of the dynamic-mixing
+    stream) yet end with identical weights that differ from the initial
+    ones: gradients are synchronised."""
+    (tmp_path / "worker.py").write_text(DDP_WORKER)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29611",
+            str(tmp_path / "worker.py"),
+            str(tmp_path),
+            "hparams/resepformer.yaml",
+            *TINY,
+            f"--data_folder={wham}",
+            f"--output_folder={out}",
+            "--N_epochs=1",
+            "--device=cpu",
+            "--distributed_backend=gloo",
+            "--dynamic_mixing=True",
+            f"--base_folder_dm={wham / 'clean' / 'tr'}",
+            "--training_signal_len=3000",
+        ],
+        cwd=ROOT / "recipes" / "WHAM",
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    check(result)
+    states = {
+        name: torch.load(tmp_path / f"{name}.pt")
+        for name in ("init0", "init1", "final0", "final1")
+    }
+    changed = False
+    for module, weights in states["final0"].items():
+        for key, value in weights.items():
+            torch.testing.assert_close(value, states["final1"][module][key])
+            changed |= not torch.equal(value, states["init0"][module][key])
+    assert changed
+    assert len(read_results(out)) == 3  # two test mixtures + avg
+
+
+RESUME_WORKER = """
+import os, signal, sys
+sys.path.insert(0, ".")
+from train import main
+from lobes.separation import Separation
+
+kill_at, log = int(sys.argv[1]), sys.argv[2]
+fit_batch = Separation.fit_batch
+def fit_batch_logged(self, batch):  # records the stream, dies if asked
+    with open(log, "a") as f:
+        f.write(" ".join(batch.id) + "\\n")
+    loss = fit_batch(self, batch)
+    if self.step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return loss
+Separation.fit_batch = fit_batch_logged
+main(sys.argv[3:])
+"""
+
+
+def test_killed_run_resumes_mid_epoch(tmp_path):
+    """SIGKILL after batch 7 of 12, the last checkpoint at batch 6: the
+    restarted run loads it and trains on exactly the rest of the same
+    dynamic-mixing stream (batch 7 again, as it was not checkpointed)."""
+    data = write_corpus(tmp_path / "data", "wsj0-2mix", n_mixtures=(12, 2, 2))
+    (tmp_path / "worker.py").write_text(RESUME_WORKER)
+    out = tmp_path / "out"
+    args = [
+        "hparams/resepformer.yaml",
+        *[a for a in TINY if not a.startswith("--dataloader_opts")],
+        "--dataloader_opts={batch_size: 1, num_workers: 0}",
+        f"--data_folder={data}",
+        f"--output_folder={out}",
+        "--N_epochs=1",
+        "--dynamic_mixing=True",  # 12 mixtures an epoch, as the CSV has
+        f"--base_folder_dm={data / 'clean' / 'tr'}",
+        "--training_signal_len=2000",
+        "--ckpt_interval_minutes=0",
+        "--ckpt_interval_steps=3",
+    ]
+
+    def worker(kill_at: int, log: str):
+        return subprocess.run(
+            [sys.executable, tmp_path / "worker.py", str(kill_at), log, *args],
+            cwd=ROOT / "recipes" / "WSJ0Mix",
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first = worker(7, str(tmp_path / "first.txt"))
+    assert first.returncode == -signal.SIGKILL, first.stdout[-3000:]
+    assert not (out / "test_results.csv").exists()
+    (intra_epoch,) = (out / "save").glob("CKPT*")
+
+    second = worker(0, str(tmp_path / "second.txt"))
+    check(second)
+    output = second.stdout + second.stderr
+    assert f"Loading a checkpoint from {intra_epoch}" in output
+    first_ids = (tmp_path / "first.txt").read_text().split()
+    second_ids = (tmp_path / "second.txt").read_text().split()
+    assert first_ids == [f"dm_1_{i}" for i in range(7)]
+    assert second_ids == [f"dm_1_{i}" for i in range(6, 12)]
+    assert (out / "train_log.txt").read_text().count("epoch: 1,") == 1
+    assert len(read_results(out)) == 3
