@@ -29,8 +29,7 @@ test: lint
 	$(BIN)/python -m pytest -q --durations=10 $(ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m lobes.synthmix $(DEMO_DIR)/corpus --layout wsj0-2mix \
-		--n-train 40 --n-valid 10 --n-test 10 --seed 1234 --overwrite
+	$(BIN)/python -m lobes.demo $(DEMO_DIR)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info
