@@ -531,10 +531,14 @@ def bss_sdr(
     >>> perm.tolist(), bool((sdr > 15).all())
     ([1, 0], True)
     """
+    # NumPy backend: torch's batched LU nests MKL's OpenMP team inside its
+    # own parallel_for, which livelocks once torch's thread count changed.
     sdr, _, _, perm = fast_bss_eval.bss_eval_sources(
-        references.double(), estimates.double(), compute_permutation=True
+        references.detach().double().cpu().numpy(),
+        estimates.detach().double().cpu().numpy(),
+        compute_permutation=True,
     )
-    return sdr, perm
+    return torch.from_numpy(sdr), torch.from_numpy(perm)
 
 
 def separation_scores(
