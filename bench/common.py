@@ -133,22 +133,6 @@ def run_point(
     return {**spec, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def count_macs(fn: Callable[[], object]) -> float:
-    """Multiply-accumulates of fn() (FLOPs / 2, FlopCounterMode), no grad.
-
-    Also counts SDPA's fused CPU kernel, which FlopCounterMode skips.
-    """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
-
-    cpu_sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-    mapping = {cpu_sdpa: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v)}
-    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-        with torch.no_grad():
-            fn()
-    return counter.get_total_flops() / 2
-
-
 def format_value(value: object) -> str:
     """Compact text for a table cell."""
     if isinstance(value, float):

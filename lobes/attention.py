@@ -19,11 +19,14 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+from collections.abc import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 try:  # optional extra: pip install "sepformer-lobes[flash]"
     from flash_attn import flash_attn_func
@@ -398,3 +401,34 @@ class TransformerLayer(nn.Module):
             self.attn(self.norm1(x), causal=causal, cache=cache)
         )
         return x + self.dropout(self.ffn(self.norm2(x)))
+
+
+def count_macs(fn: Callable[[], object]) -> float:
+    """Multiply-accumulates of ``fn()`` (FLOPs / 2), run without grad.
+
+    ``FlopCounterMode`` does not count SDPA's fused CPU kernel, which
+    `attend` runs on CPU; it is mapped to SDPA's FLOP formula here so that
+    attention counts the same on every device (and on ``meta``).
+
+    Arguments
+    ---------
+    fn : callable
+        Runs the computation to count.
+
+    Returns
+    -------
+    float
+        Multiply-accumulate operations.
+
+    Example
+    -------
+    >>> q = torch.randn(1, 2, 10, 8)
+    >>> count_macs(lambda: attend(q, q, q))  # 2 matmuls of 2 x 10 x 10 x 8
+    3200.0
+    """
+    cpu_sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    mapping = {cpu_sdpa: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v)}
+    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        with torch.no_grad():
+            fn()
+    return counter.get_total_flops() / 2

@@ -9,8 +9,8 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from torch import Tensor
-from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from lobes.attention import count_macs
 from lobes.fsmn_flash import (
     FlashFormer,
     WindowAttention,
@@ -267,18 +267,6 @@ def test_bad_configuration_and_input_raise():
         FlashFormer(32, nhead=4, fsmn_kernel_size=4)
     with pytest.raises(ValueError, match=r"\[batch, 16, frames\]"):
         tiny(False)(torch.randn(1, 8, 40))
-
-
-CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-
-
-def count_macs(fn) -> float:
-    """MACs (FLOPs / 2) of fn(), counting SDPA's fused CPU kernel too."""
-    mapping = {CPU_SDPA: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v)}
-    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-        with torch.no_grad():
-            fn()
-    return counter.get_total_flops() / 2
 
 
 def model_definition(device: str = "cpu", **overrides) -> dict:

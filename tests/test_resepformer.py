@@ -11,8 +11,8 @@ from speechbrain.lobes.models.resepformer import (
 from speechbrain.lobes.models.transformer.Transformer import (
     PositionalEncoding,
 )
-from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from lobes.attention import count_macs
 from lobes.resepformer import (
     RESepFormer,
     convert_upstream_state_dict,
@@ -235,16 +235,6 @@ def test_positions_equal_speechbrain():
     torch.testing.assert_close(
         sinusoidal_positions(4000, 7, DIM), expected[4000:4007], atol=0, rtol=0
     )
-
-
-def count_macs(fn) -> float:
-    """MACs (FLOPs / 2) of fn(), counting SDPA's fused CPU kernel too."""
-    cpu_sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-    mapping = {cpu_sdpa: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v)}
-    with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-        with torch.no_grad():
-            fn()
-    return counter.get_total_flops() / 2
 
 
 # Table 4 rows (row 1 = the paper's model, Tables 1 and 3):
