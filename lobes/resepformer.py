@@ -33,6 +33,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from speechbrain.lobes.models.dual_path import (
+    CumulativeLayerNorm,
+    GlobalLayerNorm,
+)
 from speechbrain.lobes.models.resepformer import (
     ResourceEfficientSeparator,
     SBTransformerBlock_wnormandskip,
@@ -614,9 +618,9 @@ def upstream_config(
     """`RESepFormer` arguments matching an upstream masknet state_dict.
 
     Sizes, layer counts and causality come from the weights (a per-frame
-    LayerNorm, i.e. upstream ``norm_type="cln"``, marks a causal model;
-    gLN a non-causal one); the head count and chunk size do not show in
-    weights and are passed through.
+    LayerNorm, i.e. upstream ``norm_type="cln"``, with [dim] weights, marks
+    a causal model; gLN, with [dim, 1] weights, a non-causal one); the head
+    count and chunk size do not show in weights and are passed through.
 
     Arguments
     ---------
@@ -737,17 +741,20 @@ def _check_upstream(upstream: ResourceEfficientSeparator) -> None:
             problems.append(
                 "seg/mem model without positional encoding, norm or skip"
             )
+        elif not isinstance(b.norm, GlobalLayerNorm | CumulativeLayerNorm):
+            problems.append(f"{type(b.norm).__name__} norm (need gln/cln)")
+        elif b.causal != isinstance(b.norm, CumulativeLayerNorm):
+            problems.append(
+                "causal with gLN, or non-causal with per-frame norm "
+                "(RESepFormer pairs causal with norm_type='cln', non-causal "
+                "with 'gln')"
+            )
         if not layer.normalize_before:
             problems.append("norm_before=False")
         if not isinstance(layer.pos_ffn.ffn[1], nn.ReLU):
             problems.append("activation other than relu")
-    if len({b.causal for b in blocks}) > 1:
+    if len({getattr(b, "causal", None) for b in blocks}) > 1:
         problems.append("seg and mem models differ in causality")
-    elif blocks and blocks[0].causal != (blocks[0].norm.weight.dim() == 1):
-        problems.append(
-            "causal with gLN, or non-causal with per-frame norm (RESepFormer "
-            "pairs causal with norm_type='cln', non-causal with 'gln')"
-        )
     if problems:
         raise ValueError(
             "cannot convert this upstream RE-SepFormer: "

@@ -228,6 +228,43 @@ def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
 # --------------------------------------------------------------------------
 
 
+def write_split_csvs(
+    datapath: str,
+    savepath: str,
+    folders: dict[str, str],
+    prefix: str,
+    fs: int = 8000,
+) -> None:
+    """Writes ``savepath/<prefix>_{tr,cv,tt}.csv`` for a corpus laid out as
+    ``datapath/wav{8,16}k/min/{tr,cv,tt}/<folder>/<utterance id>.wav``.
+
+    Arguments
+    ---------
+    datapath : str
+        The corpus folder.
+    savepath : str
+        Where the CSVs go.
+    folders : dict
+        CSV signal name -> folder name, e.g. ``{"mix": "mix_both"}``.
+    prefix : str
+        CSV name prefix, e.g. ``wsj`` (SpeechBrain's WSJ0Mix names).
+    fs : int
+        Sample rate: picks ``wav8k`` or ``wav16k``.
+    """
+    if not os.path.isdir(datapath):
+        subfolders = ",".join(folders.values())
+        raise FileNotFoundError(
+            f"data_folder not found: {datapath}. It must hold "
+            f"wav{fs // 1000}k/min/{{tr,cv,tt}}/{{{subfolders}}}."
+        )
+    for split in ("tr", "cv", "tt"):
+        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
+        write_separation_csv(
+            {s: os.path.join(root, f) for s, f in folders.items()},
+            os.path.join(savepath, f"{prefix}_{split}.csv"),
+        )
+
+
 def signal_names(num_spks: int, noise: bool = False) -> list[str]:
     """Names of the signals of one example.
 

@@ -148,6 +148,10 @@ def test_unsupported_upstream_is_refused():
     upstream.model.mem_model[0].causal = True
     with pytest.raises(ValueError, match="causal with gLN"):
         RESepFormer.from_upstream(upstream)
+    upstream = upstream_separator(False)
+    upstream.model.mem_model[0].norm = torch.nn.GroupNorm(1, DIM)  # "ln"
+    with pytest.raises(ValueError, match="GroupNorm norm"):
+        RESepFormer.from_upstream(upstream)
     with pytest.raises(ValueError, match="not a RE-SepFormer"):
         upstream_config({"model.output_fc.1.weight": torch.zeros(4, 2, 1)})
 

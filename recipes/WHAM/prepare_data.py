@@ -12,9 +12,7 @@ Authors
  * sepformer-lobes contributors 2025
 """
 
-import os
-
-from lobes.separation import write_separation_csv
+from lobes.separation import write_split_csvs
 
 
 def prepare_wham(
@@ -35,15 +33,5 @@ def prepare_wham(
     """
     if skip_prep:
         return
-    if not os.path.isdir(datapath):
-        raise FileNotFoundError(
-            f"data_folder not found: {datapath}. It must hold "
-            "wav8k/min/{tr,cv,tt}/{mix_both,s1,s2,noise}."
-        )
-    for split in ("tr", "cv", "tt"):
-        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
-        folders = {"mix": "mix_both", "s1": "s1", "s2": "s2", "noise": "noise"}
-        write_separation_csv(
-            {s: os.path.join(root, f) for s, f in folders.items()},
-            os.path.join(savepath, f"whamorg_{split}.csv"),
-        )
+    folders = {"mix": "mix_both", "s1": "s1", "s2": "s2", "noise": "noise"}
+    write_split_csvs(datapath, savepath, folders, "whamorg", fs)

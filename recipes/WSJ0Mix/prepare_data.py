@@ -12,9 +12,7 @@ Authors
  * sepformer-lobes contributors 2025
 """
 
-import os
-
-from lobes.separation import write_separation_csv
+from lobes.separation import write_split_csvs
 
 
 def prepare_wsjmix(
@@ -41,15 +39,5 @@ def prepare_wsjmix(
     """
     if skip_prep:
         return
-    if not os.path.isdir(datapath):
-        raise FileNotFoundError(
-            f"data_folder not found: {datapath}. It must hold "
-            "wav8k/min/{tr,cv,tt}/{mix,s1,s2}."
-        )
-    for split in ("tr", "cv", "tt"):
-        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
-        signals = ["mix"] + [f"s{i + 1}" for i in range(n_spks)]
-        write_separation_csv(
-            {s: os.path.join(root, s) for s in signals},
-            os.path.join(savepath, f"wsj_{split}.csv"),
-        )
+    signals = ["mix"] + [f"s{i + 1}" for i in range(n_spks)]
+    write_split_csvs(datapath, savepath, {s: s for s in signals}, "wsj", fs)
