@@ -43,6 +43,9 @@ from lobes.synthmix import add_noise, mix_sources
 
 logger = get_logger(__name__)
 
+SILENT_RMS = 1e-4  # a dynamic-mixing crop quieter than -80 dBFS is redrawn
+CROP_TRIES = 20
+
 
 # --------------------------------------------------------------------------
 # Data checks: fail before training, naming the file and the fix.
@@ -445,9 +448,21 @@ class DynamicMixing(torch.utils.data.Dataset):
     def _crop(
         path: str, frames: int, length: int, rng: np.random.Generator
     ) -> torch.Tensor:
-        start = int(rng.integers(frames - length + 1))
-        audio, _ = sf.read(path, start=start, frames=length, dtype="float32")
-        return torch.from_numpy(audio)
+        """A random crop with some signal in it: a silent stretch (a pause
+        in a long recording) cannot be brought to a mixing level, so its
+        start is drawn again."""
+        for _ in range(CROP_TRIES):
+            start = int(rng.integers(frames - length + 1))
+            audio, _ = sf.read(
+                path, start=start, frames=length, dtype="float32"
+            )
+            if np.sqrt(np.mean(np.square(audio))) > SILENT_RMS:
+                return torch.from_numpy(audio)
+        raise ValueError(
+            f"{path}: {CROP_TRIES} random crops of {length} samples were "
+            "all silent. Remove or trim this file from the dynamic mixing "
+            "folder (base_folder_dm)."
+        )
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -273,6 +273,24 @@ def test_dynamic_mixing_adds_wham_noise(wham):
         assert -6 - 1e-3 <= snr <= 3 + 1e-3
 
 
+def test_dynamic_mixing_redraws_silent_crops(tmp_path):
+    """Long pauses are common in real recordings: a crop falling in one is
+    drawn again instead of failing the epoch; a file that is silent
+    throughout is named."""
+    speech = 0.1 * np.random.default_rng(0).standard_normal(1000)
+    for speaker in ("aaa", "bbb"):  # 1000 samples of signal, then silence
+        sf.write(tmp_path / f"{speaker}1.wav", np.pad(speech, (0, 4000)), SR)
+    dm = DynamicMixing(str(tmp_path), num_items=30, signal_len=800)
+    for index in range(30):  # most first draws are silent: no error
+        item = dm[(0, index)]
+        for source in (item["s1_sig"], item["s2_sig"]):
+            assert torch.isfinite(source).all() and source.abs().max() > 0
+    sf.write(tmp_path / "bbb1.wav", np.zeros(5000), SR)
+    with pytest.raises(ValueError, match="bbb1.wav: 20 random crops"):
+        dm = DynamicMixing(str(tmp_path), num_items=1, signal_len=800)
+        dm[(0, 0)]
+
+
 def test_dynamic_mixing_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="base_folder_dm"):
         DynamicMixing(str(tmp_path / "missing"), num_items=1)
