@@ -64,7 +64,9 @@ only sees finished windows. No frame looks ahead: the masknet's
 algorithmic latency is 0 frames; with SpeechBrain's encoder (kernel 16,
 stride 8) an output sample waits for at most 15 future input samples,
 1.9 ms at 8 kHz. As every norm is per frame and every path causal, the
-masks of a prefix are the prefix of the masks (the model can stream).
+masks of a prefix are the prefix of the masks, and `FlashFormer.forward_chunk`
+streams the model one window (W frames) at a time, with the masks of the
+offline causal `forward`; see `FlashStreamState` for what it keeps.
 Causal windows need no mask at their left edge: a frame at the start of a
 window sees no past through that layer's attention, but at least W / 2
 past frames in one of any two consecutive layers (the windows alternate by
@@ -77,12 +79,14 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from lobes.attention import FeedForward, MultiHeadAttention
+from lobes.attention import FeedForward, KVCache, MultiHeadAttention
 
 
 class DilatedMemory(nn.Module):
@@ -142,6 +146,40 @@ class DilatedMemory(nn.Module):
             h = h + act(conv(h)[..., :T])
         return h.transpose(1, 2)
 
+    def forward_chunk(
+        self, x: Tensor, past: list[Tensor] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Causal memory of x, the frames that follow those in ``past``.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            [batch, time, channels]
+        past : list of torch.Tensor, optional
+            Per convolution, its last (K - 1) 2^i input frames
+            [batch, channels, (K - 1) 2^i]; None: zeros (start of input).
+
+        Returns
+        -------
+        y : torch.Tensor
+            [batch, time, channels]
+        past : list of torch.Tensor
+            The same buffers, moved on by x.
+        """
+        h = x.transpose(1, 2)  # [B, C, T]
+        B, C, T = h.shape
+        if past is None:
+            past = [h.new_zeros(B, C, conv.padding[0]) for conv in self.convs]
+        new_past = []
+        for conv, act, p in zip(self.convs, self.acts, past, strict=True):
+            h_past = torch.cat([p, h], 2)  # [B, C, reach + T]
+            new_past.append(h_past[..., T:])  # [B, C, reach]
+            y = F.conv1d(
+                h_past, conv.weight, conv.bias, 1, 0, conv.dilation, C
+            )  # [B, C, T]: no padding, the past is in front
+            h = h + act(y)
+        return h.transpose(1, 2), new_past
+
 
 class GatedFSMN(nn.Module):
     """Gated FSMN: W_o(SiLU(W_v x) * memory(W_u x)), MossFormer2-style.
@@ -183,6 +221,15 @@ class GatedFSMN(nn.Module):
         """Transforms x [batch, time, dim] (same shape out)."""
         u, v = self.to_memory_and_gate(x).chunk(2, dim=-1)
         return self.out(self.memory(u) * F.silu(v))
+
+    def forward_chunk(
+        self, x: Tensor, past: list[Tensor] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Causal `forward` of x [batch, time, dim] after the frames behind
+        ``past`` (see `DilatedMemory.forward_chunk`); returns y, new past."""
+        u, v = self.to_memory_and_gate(x).chunk(2, dim=-1)
+        memory, past = self.memory.forward_chunk(u, past)
+        return self.out(memory * F.silu(v)), past
 
 
 class WindowAttention(nn.Module):
@@ -242,6 +289,41 @@ class WindowAttention(nn.Module):
         h = F.pad(x, (0, 0, shift, -(T + shift) % W))  # [B, S' W, D]
         h = self.attn(h.view(-1, W, D), causal=self.causal)  # [B S', W, D]
         return h.view(B, -1, D)[:, shift : shift + T]
+
+    def forward_chunk(
+        self, x: Tensor, past: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Causal `forward` of one block of W frames (fewer at the end).
+
+        Shifted, the block completes the window that began W / 2 frames
+        before it, whose first half is ``past``, and opens the next one:
+        attention over 2W frames, ``past`` recomputed (SDPA's causal mask
+        is top-left aligned, so queries cannot skip it).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            [batch, time <= W, dim], starting at a multiple of W.
+        past : torch.Tensor, optional
+            The previous block's last W / 2 frames (shifted; 0 frames
+            otherwise) [batch, shift, dim]; None: zeros (start of input).
+
+        Returns
+        -------
+        y : torch.Tensor
+            [batch, time, dim]
+        past : torch.Tensor
+            x's last ``shift`` frames, for the next block.
+        """
+        B, T, D = x.shape
+        W = self.window_size
+        shift = W // 2 if self.shifted else 0
+        if past is None:
+            past = x.new_zeros(B, shift, D)
+        h = torch.cat([past, x], 1)  # [B, shift + T, D]
+        windows = F.pad(h, (0, 0, 0, -(shift + T) % W)).view(-1, W, D)
+        y = self.attn(windows, causal=True)  # [B S', W, D]
+        return y.view(B, -1, D)[:, shift : shift + T], h[:, T:]
 
 
 class WindowSummaryAttention(nn.Module):
@@ -305,6 +387,61 @@ class WindowSummaryAttention(nn.Module):
             g = F.pad(g, (0, 0, 1, -1))
         # [B, S, D] -> [B, S, W, D] -> [B, T, D]
         return g.unsqueeze(2).expand(-1, -1, W, -1).reshape(B, S * W, D)[:, :T]
+
+    def forward_chunk(
+        self, x: Tensor, previous: Tensor | None, cache: KVCache
+    ) -> tuple[Tensor, Tensor]:
+        """Causal `forward` of one window x [batch, time <= W, dim].
+
+        One attention step: the previous window's summary, over the cached
+        keys/values of every summary before it (O(windows so far)).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            [batch, time, dim], one window.
+        previous : torch.Tensor or None
+            The previous window's summary [batch, 1, dim]; None for the
+            first window (which receives zeros).
+        cache : KVCache
+            Keys/values of the summaries before ``previous``; appended to.
+
+        Returns
+        -------
+        g : torch.Tensor
+            Global context [batch, time, dim].
+        summary : torch.Tensor
+            x's summary [batch, 1, dim], the next window's ``previous``.
+        """
+        if previous is None:
+            g = x.new_zeros(x.shape[0], 1, x.shape[2])
+        else:
+            g = self.attn(previous, causal=True, cache=cache)  # [B, 1, D]
+        return g.expand_as(x), x.mean(1, keepdim=True)
+
+
+@dataclass
+class LayerStreamState:
+    """What one causal `FlashFormerLayer` keeps between windows.
+
+    Arguments
+    ---------
+    fsmn : list of torch.Tensor, optional
+        Per FSMN convolution i, its last (K - 1) 2^i input frames
+        [batch, fsmn_hidden, (K - 1) 2^i]; None before the first window.
+    window : torch.Tensor, optional
+        Shifted layers: the last W / 2 attention inputs [batch, W/2, dim]
+        (0 frames otherwise); None before the first window.
+    summary : torch.Tensor, optional
+        The last window's summary [batch, 1, dim]; None before it.
+    cache : KVCache
+        Global path's keys/values of every summary before ``summary``.
+    """
+
+    fsmn: list[Tensor] | None = None
+    window: Tensor | None = None
+    summary: Tensor | None = None
+    cache: KVCache = field(default_factory=KVCache)
 
 
 class FlashFormerLayer(nn.Module):
@@ -383,6 +520,43 @@ class FlashFormerLayer(nn.Module):
         x = x + self.dropout(self.local_attention(h) + self.global_attention(h))
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
+    def forward_chunk(self, x: Tensor, state: LayerStreamState) -> Tensor:
+        """Causal `forward` of one window x [batch, time <= W, dim] (same
+        shape out), after the windows behind ``state`` (updated)."""
+        f, state.fsmn = self.fsmn.forward_chunk(self.fsmn_norm(x), state.fsmn)
+        x = x + self.dropout(f)
+        h = self.attention_norm(x)
+        local, state.window = self.local_attention.forward_chunk(
+            h, state.window
+        )
+        g, state.summary = self.global_attention.forward_chunk(
+            h, state.summary, state.cache
+        )
+        x = x + self.dropout(local + g)
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+@dataclass
+class FlashStreamState:
+    """What `FlashFormer.forward_chunk` keeps between windows.
+
+    Per layer, a constant (K - 1)(2^D - 1) FSMN frames of fsmn_hidden
+    channels, W / 2 attention inputs (shifted layers) and one summary,
+    plus the global path's keys/values, one per past window. No position:
+    windows are aligned by the calls themselves, and nothing else in the
+    causal model looks across time.
+
+    Arguments
+    ---------
+    layers : list of LayerStreamState
+        One per layer.
+    closed : bool
+        A short, final window was consumed: the stream has ended.
+    """
+
+    layers: list[LayerStreamState]
+    closed: bool = False
+
 
 class FlashFormer(nn.Module):
     """FlashFormer masknet: FSMN + windowed flash attention + global path.
@@ -397,7 +571,8 @@ class FlashFormer(nn.Module):
 
     Causal (``causal=True``): no frame sees a later one. Algorithmic
     latency 0 frames; with the encoder's kernel 16 / stride 8, an output
-    sample waits for at most 15 input samples, 1.9 ms at 8 kHz.
+    sample waits for at most 15 input samples, 1.9 ms at 8 kHz. It streams
+    by `forward_chunk`, ``stream_frames`` (= W) frames per call.
 
     The default size costs 6.2 GMACs per second of 8 kHz audio with the
     encoder and decoder (RE-SepFormer: 6.3) for 6.2 M parameters.
@@ -517,12 +692,98 @@ class FlashFormer(nn.Module):
                 f"expected encoder output [batch, {self.in_channels}, frames]"
                 f", got shape {tuple(x.shape)}."
             )
-        B, N, L = x.shape
         h = x.transpose(1, 2)  # [B, L, N]
         for layer in self.layers:
             h = layer(h)
+        return self._masks(h)
+
+    @property
+    def stream_frames(self) -> int:
+        """Encoder frames per `forward_chunk` call: one window, W. Each call
+        then completes one attention window and one window summary, so the
+        state and the cost per call stay constant (bar the global path)."""
+        return self.window_size
+
+    @torch.no_grad()
+    def forward_chunk(
+        self, x: Tensor, state: FlashStreamState | None = None
+    ) -> tuple[Tensor, FlashStreamState]:
+        """Streams a causal model one window at a time.
+
+        Feed consecutive blocks of exactly ``stream_frames`` (= W) encoder
+        frames (the last one may be shorter, which ends the stream); the
+        masks equal the offline causal `forward` of the concatenated
+        input. Each call costs what `forward` costs per W frames, except
+        that shifted layers attend over 2W frames and that the global path
+        attends over the cached summaries of every past window: O(windows
+        so far) per call, like RE-SepFormer's memory. The rest of the
+        state, `FlashStreamState`, does not grow.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Encoder frames [B, N, T], T == stream_frames (<= it at the end).
+        state : FlashStreamState, optional
+            What the previous call returned; None to start a stream.
+
+        Returns
+        -------
+        masks : torch.Tensor
+            [num_spks, B, N, T]
+        state : FlashStreamState
+            To pass with the next block.
+
+        Example
+        -------
+        >>> model = FlashFormer(16, num_layers=2, nhead=2, d_ffn=32,
+        ...     window_size=10, fsmn_hidden=16, fsmn_kernel_size=3,
+        ...     causal=True).eval()
+        >>> h = torch.rand(1, 16, 25)
+        >>> state, masks = None, []
+        >>> for block in h.split(model.stream_frames, dim=-1):
+        ...     m, state = model.forward_chunk(block, state)
+        ...     masks.append(m)
+        >>> torch.allclose(torch.cat(masks, -1), model(h), atol=1e-5)
+        True
+        """
+        if not self.causal:
+            raise ValueError(
+                "forward_chunk needs a causal model (FlashFormer(causal=True))"
+                "; a non-causal model's windows, FSMN taps and window "
+                "summaries look at future frames."
+            )
+        W = self.stream_frames
+        if x.dim() != 3 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"expected encoder frames [batch, {self.in_channels}, <= {W}]"
+                f", got shape {tuple(x.shape)}."
+            )
+        T = x.shape[2]
+        if state is None:
+            state = FlashStreamState([LayerStreamState() for _ in self.layers])
+        done = state.layers[0].window
+        if done is not None and done.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"this stream has batch size {done.shape[0]}, got "
+                f"{x.shape[0]}: start a new stream (state=None)."
+            )
+        if state.closed or not 0 < T <= W:
+            raise ValueError(
+                f"feed blocks of exactly stream_frames={W} frames, a shorter "
+                f"one only last (got {T} frames"
+                f"{' after the last block' * state.closed})."
+            )
+        h = x.transpose(1, 2)  # [B, T, N]
+        for layer, layer_state in zip(self.layers, state.layers, strict=True):
+            h = layer.forward_chunk(h, layer_state)
+        state.closed = T < W
+        return self._masks(h), state
+
+    def _masks(self, h: Tensor) -> Tensor:
+        """Mask head: [B, T, N] -> ReLU(W PReLU(LN(h)) + b) [spks, B, N, T]."""
+        B, T, N = h.shape
         h = self.head_act(self.norm(h))
-        # [spk*N, N] @ [B, N, L] -> [B, spk*N, L]: channels-first, no copy
+        # [spk*N, N] @ [B, N, T] -> [B, spk*N, T]: channels-first, no copy
         y = torch.matmul(self.head.weight, h.transpose(1, 2))
         y = F.relu(y + self.head.bias.unsqueeze(1))
-        return y.view(B, self.num_spks, N, L).transpose(0, 1)
+        return y.view(B, self.num_spks, N, T).transpose(0, 1)

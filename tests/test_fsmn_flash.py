@@ -13,6 +13,7 @@ from torch import Tensor
 from lobes.attention import count_macs
 from lobes.fsmn_flash import (
     FlashFormer,
+    FlashStreamState,
     WindowAttention,
     WindowSummaryAttention,
 )
@@ -147,6 +148,64 @@ def test_causal_masks_of_a_prefix_are_a_prefix(length):
         torch.testing.assert_close(
             model(x[..., :length]), model(x)[..., :length], atol=1e-5, rtol=0
         )
+
+
+def stream(model: FlashFormer, x: Tensor) -> tuple[Tensor, FlashStreamState]:
+    """Masks of x fed block by block, and the final state."""
+    state, masks = None, []
+    for block in x.split(model.stream_frames, dim=-1):
+        m, state = model.forward_chunk(block, state)
+        masks.append(m)
+    return torch.cat(masks, -1), state
+
+
+@pytest.mark.parametrize(
+    "length", [1, WINDOW - 3, WINDOW, 3 * WINDOW, 6 * WINDOW + 5]
+)
+def test_streaming_equals_offline_causal(length):
+    """Block by block (the FSMN reaches 2 (2^3 - 1) = 14 frames back, more
+    than one block; the shifted windows and the summaries cross block
+    edges), the masks of the whole input."""
+    model = tiny(causal=True)
+    x = torch.randn(3, DIM, length)
+    masks, state = stream(model, x)
+    assert model.stream_frames == WINDOW
+    with torch.no_grad():
+        torch.testing.assert_close(masks, model(x), atol=1e-5, rtol=0)
+    windows = -(-length // WINDOW)
+    assert len(state.layers[0].cache) == windows - 1
+    assert state.closed == (length % WINDOW > 0)
+
+
+def test_streaming_state_does_not_grow():
+    """After every call, the FSMN keeps (K - 1) 2^i frames per convolution,
+    the shifted windows W / 2 frames; only the summaries' cache grows."""
+    model = tiny(causal=True)
+    fsmn = [(2, 16, (KERNEL - 1) * 2**i) for i in range(DEPTH)]
+    state = None
+    for calls in range(1, 7):
+        _, state = model.forward_chunk(torch.randn(2, DIM, WINDOW), state)
+        for i, layer in enumerate(state.layers):
+            assert [tuple(p.shape) for p in layer.fsmn] == fsmn
+            assert layer.window.shape == (2, i % 2 * WINDOW // 2, DIM)
+            assert layer.summary.shape == (2, 1, DIM)
+            assert len(layer.cache) == calls - 1
+
+
+def test_streaming_misuse_raises():
+    with pytest.raises(ValueError, match="needs a causal model"):
+        tiny(causal=False).forward_chunk(torch.randn(1, DIM, WINDOW))
+    model = tiny(causal=True)
+    with pytest.raises(ValueError, match=rf"\[batch, {DIM}, <= {WINDOW}\]"):
+        model.forward_chunk(torch.randn(1, DIM + 1, WINDOW))
+    with pytest.raises(ValueError, match=f"stream_frames={WINDOW} frames"):
+        model.forward_chunk(torch.randn(1, DIM, WINDOW + 1))
+    _, state = model.forward_chunk(torch.randn(1, DIM, WINDOW))
+    with pytest.raises(ValueError, match="batch size 1"):
+        model.forward_chunk(torch.randn(2, DIM, WINDOW), state)
+    _, state = model.forward_chunk(torch.randn(1, DIM, 3), state)
+    with pytest.raises(ValueError, match="after the last block"):
+        model.forward_chunk(torch.randn(1, DIM, WINDOW), state)
 
 
 def reach(delta: Tensor, t: int) -> tuple[int, int]:
