@@ -397,10 +397,11 @@ class TransformerLayer(nn.Module):
         torch.Tensor
             [batch, length, dim]
         """
-        x = x + self.dropout(
-            self.attn(self.norm1(x), causal=causal, cache=cache)
-        )
-        return x + self.dropout(self.ffn(self.norm2(x)))
+        # residuals added in place to the branch outputs: fresh tensors that
+        # no backward reads, so no new allocation per add
+        h = self.dropout(self.attn(self.norm1(x), causal=causal, cache=cache))
+        x = h.add_(x)
+        return self.dropout(self.ffn(self.norm2(x))).add_(x)
 
 
 def count_macs(fn: Callable[[], object]) -> float:
