@@ -431,6 +431,22 @@ class RESepFormer(nn.Module):
         y = y.add_(self.head.bias.unsqueeze(1)).relu_()  # fresh: in place
         return y.view(B, self.num_spks, N, T).transpose(0, 1)
 
+    @property
+    def stream_frames(self) -> int:
+        """Encoder frames per `forward_chunk` call: one chunk, C.
+
+        The streaming protocol of the causal lobes (see `lobes.separate`):
+        feed consecutive blocks of exactly ``stream_frames`` frames (the
+        last may be shorter). A chunk is the unit of the model's look-ahead,
+        so streaming adds no latency beyond the algorithmic one.
+
+        Example
+        -------
+        >>> RESepFormer(16, chunk_size=10, nhead=2).stream_frames
+        10
+        """
+        return self.chunk_size
+
     @torch.no_grad()
     def forward_chunk(
         self, x: Tensor, state: StreamState | None = None
@@ -532,15 +548,7 @@ class RESepFormer(nn.Module):
         >>> torch.allclose(ours(h), upstream(h), atol=1e-5)
         True
         """
-        _check_upstream(upstream)
-        seg = upstream.model.seg_model[0]
-        config = upstream_config(
-            upstream.state_dict(),
-            nhead=seg.mdl.layers[0].self_att.att.num_heads,
-            chunk_size=upstream.segment_size,
-        )
-        dropout = seg.mdl.layers[0].dropout1.p
-        model = cls(**config, dropout=dropout, **kwargs)
+        model = cls(**upstream_module_config(upstream), **kwargs)
         model.load_state_dict(
             convert_upstream_state_dict(upstream.state_dict())
         )
@@ -678,6 +686,34 @@ def upstream_config(
         memory_d_ffn=d_ffn["memory"],
         causal=norm_shapes == {1},
     )
+
+
+def upstream_module_config(upstream: ResourceEfficientSeparator) -> dict:
+    """`RESepFormer` arguments computing what an upstream separator computes.
+
+    Like `upstream_config`, with the head count, chunk size and dropout
+    read from the module, after checking that it is a configuration
+    `RESepFormer` reproduces.
+
+    Arguments
+    ---------
+    upstream : ResourceEfficientSeparator
+        See `RESepFormer.from_upstream`.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of `RESepFormer` (plain values, e.g. to write a
+        hyperparameter file).
+    """
+    _check_upstream(upstream)
+    layer = upstream.model.seg_model[0].mdl.layers[0]
+    config = upstream_config(
+        upstream.state_dict(),
+        nhead=layer.self_att.att.num_heads,
+        chunk_size=upstream.segment_size,
+    )
+    return config | {"dropout": float(layer.dropout1.p)}
 
 
 def convert_upstream_state_dict(
