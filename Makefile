@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= results/demo
 ARGS ?=
 
-.PHONY: install test lint format demo clean
+.PHONY: install test lint format demo bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test: lint
 
 demo: $(STAMP)
 	$(BIN)/python -m lobes.demo $(DEMO_DIR)
+
+# the benchmark suite against upstream SpeechBrain; e.g. make bench ARGS="--quick"
+bench: $(STAMP)
+	$(BIN)/python bench/suite.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info
