@@ -20,6 +20,7 @@ checkpoint. Results: ``bench/results/quality.csv`` and ``quality.md``.
 import argparse
 import csv
 import platform
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,14 @@ MODELS = {
         "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
         "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
         "global_dim: 64, global_d_ffn: 256}",
+    ),
+    # ablation: the same model, chunks never exchange information
+    "LatentSepFormer, no long pass": (
+        "latent_xattn.yaml",
+        "{N_encoder_out: 64, byte_channels: 64, chunk_size: 100, "
+        "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
+        "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
+        "global_dim: 64, global_d_ffn: 256, long_pass: False}",
     ),
     "FlashFormer": (
         "fsmn_flash.yaml",
@@ -122,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def run(name: str) -> dict:
         hparams, sizes = MODELS[name]
-        folder = out / hparams.removesuffix(".yaml")
+        folder = out / re.sub(r"\W+", "_", name.lower()).strip("_")
         start = time.time()
         train(corpus, folder, hparams, sizes, args.epochs, quiet=True)
         return {
