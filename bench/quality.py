@@ -22,7 +22,6 @@ import csv
 import platform
 import re
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -132,14 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     def run(name: str) -> dict:
         hparams, sizes = MODELS[name]
         folder = out / re.sub(r"\W+", "_", name.lower()).strip("_")
-        start = time.time()
         train(corpus, folder, hparams, sizes, args.epochs, quiet=True)
         return {
             "model": name,
             **model_cost(hparams, sizes),
             "steps": args.epochs * 50,
             **scores(folder),
-            "train_min": (time.time() - start) / 60,
         }
 
     with ThreadPoolExecutor(args.jobs) as pool:
