@@ -98,8 +98,8 @@ def train(
     extra : sequence of str
         Further recipe options.
     quiet : bool
-        Send the recipe's output to ``output/run.log`` instead of the
-        terminal.
+        Append the recipe's output to ``output/run.log`` (kept across
+        resumed runs) instead of printing it.
 
     Returns
     -------
@@ -125,7 +125,7 @@ def train(
     # several-fold (measured here: 3.4 s instead of 0.4 s a batch).
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     output.mkdir(parents=True, exist_ok=True)
-    with open(output / "run.log", "w") if quiet else nullcontext() as log:
+    with open(output / "run.log", "a") if quiet else nullcontext() as log:
         subprocess.run(
             command,
             cwd=RECIPE,
