@@ -35,23 +35,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, markdown_table, write_csv  # noqa: E402
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
+LATENT_SIZES = (  # without the closing brace: the ablation adds a key
+    "{N_encoder_out: 64, byte_channels: 64, chunk_size: 100, "
+    "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
+    "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
+    "global_dim: 64, global_d_ffn: 256"
+)
 # name: (model definition in hparams/ and recipe file, --model sizes)
 MODELS = {
     "RESepFormer": ("resepformer.yaml", DEMO_MODEL),
-    "LatentSepFormer": (
-        "latent_xattn.yaml",
-        "{N_encoder_out: 64, byte_channels: 64, chunk_size: 100, "
-        "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
-        "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
-        "global_dim: 64, global_d_ffn: 256}",
-    ),
+    "LatentSepFormer": ("latent_xattn.yaml", LATENT_SIZES + "}"),
     # ablation: the same model, chunks never exchange information
     "LatentSepFormer, no long pass": (
         "latent_xattn.yaml",
-        "{N_encoder_out: 64, byte_channels: 64, chunk_size: 100, "
-        "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
-        "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
-        "global_dim: 64, global_d_ffn: 256, long_pass: False}",
+        LATENT_SIZES + ", long_pass: False}",
     ),
     "FlashFormer": (
         "fsmn_flash.yaml",
