@@ -43,7 +43,7 @@ from speechbrain.lobes.models.resepformer import (
 )
 from torch import Tensor
 
-from lobes.attention import KVCache, TransformerLayer
+from lobes.attention import KVCache, TransformerLayer, inference_chunk_group
 
 # upstream normalises with float32's machine epsilon
 NORM_EPS = torch.finfo(torch.float32).eps
@@ -275,9 +275,8 @@ class RESepFormer(nn.Module):
     causal : bool
         Causal model (see above).
     group_chunks : int, optional
-        Chunks per group at inference; None: 8 per thread of torch's pool
-        on CPU (large enough matrices for every thread, small enough for
-        its cache), 1024 on an accelerator.
+        Chunks per group at inference; None:
+        `lobes.attention.inference_chunk_group`.
     backend : str
         Backend of `lobes.attention.attend`.
 
@@ -383,7 +382,7 @@ class RESepFormer(nn.Module):
         """
         B, N, L = x.shape
         C, S = self.chunk_size, L // self.chunk_size + 1
-        G = self.group_chunks or self._default_group(x.device)
+        G = self.group_chunks or inference_chunk_group(x.device)
         masks = x.new_empty(self.num_spks, B, N, L)
         parked = masks[-1]  # [B, N, L]
         last_chunk = x.new_empty(B, C, N)
@@ -408,14 +407,6 @@ class RESepFormer(nn.Module):
                 h = h.view(1, -1, N)[:, : t1 - t0]
                 masks[:, b, :, t0:t1] = self._masks(h)[:, 0]
         return masks
-
-    @staticmethod
-    def _default_group(device: torch.device) -> int:
-        """Chunks per inference group: 8 per CPU thread (each thread's
-        matrices stay in its cache), 1024 on an accelerator (enough work
-        per kernel launch; 1024 chunks of 150 frames are 2.6 min of audio).
-        """
-        return 8 * torch.get_num_threads() if device.type == "cpu" else 1024
 
     def _chunks(self, x: Tensor, num_chunks: int) -> Tensor:
         """Frames [N, T] -> zero-padded chunks [num_chunks, C, N]."""

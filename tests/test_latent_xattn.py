@@ -95,6 +95,19 @@ def test_batch_items_are_independent(variant):
         torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("group_chunks", [1, 3, 100])
+def test_grouped_inference_equals_whole_pass(variant, group_chunks):
+    """Under no_grad the chunk-local steps run group by group, in place
+    (and the next repeat's short pass runs inside the byte-update loop):
+    the masks are those of the whole-tensor pass autograd sees."""
+    model = tiny(**variant, group_chunks=group_chunks)
+    x = randn(2, DIM, 5 * CHUNK + 3)  # 12 chunks: groups that cross items
+    whole = model(x)
+    with torch.no_grad():
+        grouped = model(x)
+    torch.testing.assert_close(grouped, whole, atol=1e-5, rtol=1e-5)
+
+
 def test_chunks_are_cut_where_documented():
     """Without the long pass a causal model (per-frame norm) separates each
     chunk on its own: running the chunks one at a time is the reference
