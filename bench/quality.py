@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, markdown_table, write_csv  # noqa: E402
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
-LATENT_SIZES = (  # without the closing brace: the ablation adds a key
+LATENT_SIZES = (  # without the closing brace: the ablations add a key
     "{N_encoder_out: 64, byte_channels: 64, chunk_size: 100, "
     "num_repeats: 4, num_latents: 8, latent_dim: 32, attention_dim: 100, "
     "nhead: 4, d_ffn: 256, latent_d_ffn: 128, num_global_latents: 8, "
@@ -49,6 +49,11 @@ MODELS = {
     "LatentSepFormer, no long pass": (
         "latent_xattn.yaml",
         LATENT_SIZES + ", long_pass: False}",
+    ),
+    # ablation: repeats 2..R share their weights (Perceiver), same compute
+    "LatentSepFormer, tied repeats": (
+        "latent_xattn.yaml",
+        LATENT_SIZES + ", tied_repeats: True}",
     ),
     "FlashFormer": (
         "fsmn_flash.yaml",
@@ -95,16 +100,19 @@ def model_cost(hparams: str, sizes: str) -> dict:
 
 def scores(run: Path) -> dict:
     """Test SI-SNRi and SDRi (the average row of the recipe's
-    ``test_results.csv``) and the SI-SNR on the last epoch's training
-    mixtures (from ``train_log.txt``; fresh mixtures each epoch, so a less
-    noisy measure of learning than a 20-mixture test set)."""
-    last_epoch = (run / "train_log.txt").read_text().splitlines()
-    last_epoch = [line for line in last_epoch if line.startswith("epoch")][-1]
+    ``test_results.csv``), the epoch of the checkpoint tested (the best on
+    validation), and the SI-SNR on the last epoch's training mixtures (from
+    ``train_log.txt``; fresh mixtures each epoch, so a less noisy measure
+    of learning than a 20-mixture test set)."""
+    log = (run / "train_log.txt").read_text().splitlines()
+    last_epoch = [line for line in log if line.startswith("epoch")][-1]
     train_loss = float(last_epoch.split("train si-snr: ")[1].split(" ")[0])
+    tested = [line for line in log if line.startswith("Epoch loaded: ")][-1]
     with open(run / "test_results.csv", newline="") as f:
         average = list(csv.DictReader(f))[-1]
     return {
         "train SI-SNR": -train_loss,  # the log holds the loss, -SI-SNR
+        "tested epoch": int(tested.split()[2]),
         "SI-SNRi": float(average["si-snr_i"]),
         "SDRi": float(average["sdr_i"]),
     }

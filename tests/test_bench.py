@@ -232,6 +232,7 @@ def test_quality_scores_read_the_recipe_outputs(tmp_path):
     )
     assert quality.scores(tmp_path) == {
         "train SI-SNR": 1.5,
+        "tested epoch": 2,
         "SI-SNRi": 4.5,
         "SDRi": 2.5,
     }
