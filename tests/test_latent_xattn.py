@@ -14,14 +14,7 @@ DIM, CHUNK = 16, 10
 LATENCY = CHUNK - 1  # documented look-ahead, frames
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and a thread pool on a busy
-    CPU costs far more than the work: one thread, restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
