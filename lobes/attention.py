@@ -10,7 +10,8 @@ kernels out): lobes express locality by reshaping into windows and
 causality with ``causal=True``.
 
 `MultiHeadAttention`, `FeedForward` and `TransformerLayer` are the building
-blocks the lobes share: pre-norm Transformer layers whose parameters map
+blocks the lobes share (with `mask_head`, `check_frames` and
+`inference_chunk_group`): pre-norm Transformer layers whose parameters map
 one to one onto SpeechBrain's ``TransformerEncoderLayer`` (packed
 ``in_proj`` like ``torch.nn.MultiheadAttention``), with an optional
 `KVCache` for step-by-step causal inference.
@@ -402,6 +403,72 @@ class TransformerLayer(nn.Module):
         h = self.dropout(self.attn(self.norm1(x), causal=causal, cache=cache))
         x = h.add_(x)
         return self.dropout(self.ffn(self.norm2(x))).add_(x)
+
+
+def check_frames(
+    x: Tensor, channels: int, max_frames: int | None = None
+) -> None:
+    """Raises a ValueError unless ``x`` is encoder output [batch, channels,
+    frames] (with at most ``max_frames`` frames, when given).
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        What a masknet was given.
+    channels : int
+        The masknet's encoder channels N.
+    max_frames : int, optional
+        Most frames one call takes (a streaming step).
+
+    Example
+    -------
+    >>> check_frames(torch.zeros(1, 16, 40), 16)
+    >>> x = torch.zeros(1, 8, 40)
+    >>> check_frames(x, 16, max_frames=50)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: expected encoder frames [batch, 16, <= 50], got shape (1, 8...
+    """
+    if x.dim() != 3 or x.shape[1] != channels:
+        frames = "frames" if max_frames is None else f"<= {max_frames}"
+        raise ValueError(
+            f"expected encoder frames [batch, {channels}, {frames}], got "
+            f"shape {tuple(x.shape)}."
+        )
+
+
+def mask_head(
+    h: Tensor, activation: nn.Module, linear: nn.Linear, num_spks: int
+) -> Tensor:
+    """Masks from frame features: ReLU(linear(activation(h))), one per
+    speaker, as the head of SpeechBrain's ``Dual_Path_Model``.
+
+    Arguments
+    ---------
+    h : torch.Tensor
+        Frame features [B, T, N].
+    activation : torch.nn.Module
+        Applied first (a PReLU).
+    linear : torch.nn.Linear
+        N -> num_spks * N, output rows ordered [speaker, channel].
+    num_spks : int
+        Number of speakers.
+
+    Returns
+    -------
+    torch.Tensor
+        Masks [num_spks, B, N, T], nonnegative.
+
+    Example
+    -------
+    >>> head = nn.Linear(8, 2 * 8)
+    >>> mask_head(torch.randn(3, 50, 8), nn.PReLU(), head, 2).shape
+    torch.Size([2, 3, 8, 50])
+    """
+    B, T, N = h.shape
+    # [spk*N, N] @ [B, N, T] -> [B, spk*N, T]: channels-first, no copy
+    y = torch.matmul(linear.weight, activation(h).transpose(1, 2))
+    y = y.add_(linear.bias.unsqueeze(1)).relu_()  # fresh: in place
+    return y.view(B, num_spks, N, T).transpose(0, 1)
 
 
 def inference_chunk_group(device: torch.device) -> int:

@@ -86,7 +86,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from lobes.attention import FeedForward, KVCache, MultiHeadAttention
+from lobes.attention import (
+    FeedForward,
+    KVCache,
+    MultiHeadAttention,
+    check_frames,
+    mask_head,
+)
 
 
 class DilatedMemory(nn.Module):
@@ -623,6 +629,8 @@ class FlashFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
+    linear_in_length = True  # time and memory O(L): see Complexity
+
     def __init__(
         self,
         in_channels: int,
@@ -687,11 +695,7 @@ class FlashFormer(nn.Module):
         torch.Tensor
             Masks [num_spks, B, N, L], nonnegative.
         """
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected encoder output [batch, {self.in_channels}, frames]"
-                f", got shape {tuple(x.shape)}."
-            )
+        check_frames(x, self.in_channels)
         h = x.transpose(1, 2)  # [B, L, N]
         for layer in self.layers:
             h = layer(h)
@@ -753,11 +757,7 @@ class FlashFormer(nn.Module):
                 "summaries look at future frames."
             )
         W = self.stream_frames
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected encoder frames [batch, {self.in_channels}, <= {W}]"
-                f", got shape {tuple(x.shape)}."
-            )
+        check_frames(x, self.in_channels, W)
         T = x.shape[2]
         if state is None:
             state = FlashStreamState([LayerStreamState() for _ in self.layers])
@@ -781,9 +781,4 @@ class FlashFormer(nn.Module):
 
     def _masks(self, h: Tensor) -> Tensor:
         """Mask head: [B, T, N] -> ReLU(W PReLU(LN(h)) + b) [spks, B, N, T]."""
-        B, T, N = h.shape
-        h = self.head_act(self.norm(h))
-        # [spk*N, N] @ [B, N, T] -> [B, spk*N, T]: channels-first, no copy
-        y = torch.matmul(self.head.weight, h.transpose(1, 2))
-        y = F.relu(y + self.head.bias.unsqueeze(1))
-        return y.view(B, self.num_spks, N, T).transpose(0, 1)
+        return mask_head(self.norm(h), self.head_act, self.head, self.num_spks)

@@ -98,6 +98,7 @@ from lobes.attention import (
     FeedForward,
     TransformerLayer,
     attend,
+    check_frames,
     inference_chunk_group,
 )
 
@@ -690,6 +691,8 @@ class LatentSepFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
+    linear_in_length = True  # time and memory O(L): see Complexity
+
     def __init__(
         self,
         in_channels: int,
@@ -796,11 +799,7 @@ class LatentSepFormer(nn.Module):
         torch.Tensor
             Masks [num_spks, B, F, L], nonnegative.
         """
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected encoder output [batch, {self.in_channels}, frames]"
-                f", got shape {tuple(x.shape)}."
-            )
+        check_frames(x, self.in_channels)
         B, _, L = x.shape
         K = self.chunk_size
         S = max(1, -(-L // K))

@@ -43,7 +43,13 @@ from speechbrain.lobes.models.resepformer import (
 )
 from torch import Tensor
 
-from lobes.attention import KVCache, TransformerLayer, inference_chunk_group
+from lobes.attention import (
+    KVCache,
+    TransformerLayer,
+    check_frames,
+    inference_chunk_group,
+    mask_head,
+)
 
 # upstream normalises with float32's machine epsilon
 NORM_EPS = torch.finfo(torch.float32).eps
@@ -298,6 +304,8 @@ class RESepFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
+    linear_in_length = True  # time and memory O(L): see Complexity
+
     def __init__(
         self,
         in_channels: int,
@@ -350,11 +358,7 @@ class RESepFormer(nn.Module):
         torch.Tensor
             Masks [num_spks, B, N, L], nonnegative.
         """
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected encoder output [batch, {self.in_channels}, frames]"
-                f", got shape {tuple(x.shape)}."
-            )
+        check_frames(x, self.in_channels)
         if torch.is_grad_enabled():
             return self._forward_whole(x)
         return self._forward_grouped(x)
@@ -416,11 +420,7 @@ class RESepFormer(nn.Module):
 
     def _masks(self, h: Tensor) -> Tensor:
         """Mask head: [B, T, N] -> ReLU(W PReLU(h) + b) [num_spks, B, N, T]."""
-        B, T, N = h.shape
-        # [spk*N, N] @ [B, N, T] -> [B, spk*N, T]: channels-first, no copy
-        y = torch.matmul(self.head.weight, self.head_act(h).transpose(1, 2))
-        y = y.add_(self.head.bias.unsqueeze(1)).relu_()  # fresh: in place
-        return y.view(B, self.num_spks, N, T).transpose(0, 1)
+        return mask_head(h, self.head_act, self.head, self.num_spks)
 
     @property
     def stream_frames(self) -> int:
@@ -483,11 +483,7 @@ class RESepFormer(nn.Module):
                 "; a non-causal memory transformer looks at future chunks."
             )
         C = self.chunk_size
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected encoder frames [batch, {self.in_channels}, <= {C}]"
-                f", got shape {tuple(x.shape)}."
-            )
+        check_frames(x, self.in_channels, C)
         T = x.shape[2]
         if state is None:
             state = StreamState([KVCache() for _ in self.memory.layers])
