@@ -1,0 +1,89 @@
+"""``test_results.csv``, the per-utterance test scores a recipe run writes,
+in the format of SpeechBrain's separation recipes: one row per test
+utterance (``snt_id, sdr, sdr_i, si-snr, si-snr_i``, in dB), then the
+``avg`` row.
+
+Authors
+ * sepformer-lobes contributors 2026
+"""
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+FILE = "test_results.csv"
+SCORES = ("sdr", "sdr_i", "si-snr", "si-snr_i")
+
+
+def write_test_results(
+    folder: str | os.PathLike, rows: Sequence[dict]
+) -> tuple[Path, dict[str, float]]:
+    """Writes ``folder/test_results.csv`` (temporary file, then renamed).
+
+    Arguments
+    ---------
+    folder : path
+        The run's output folder.
+    rows : sequence of dict
+        One per utterance: ``snt_id`` and the `SCORES`.
+
+    Returns
+    -------
+    path : Path
+        The file written.
+    average : dict
+        The mean of each score (the ``avg`` row).
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> rows = [{"snt_id": "a", "sdr": 1, "sdr_i": 2, "si-snr": 3,
+    ...          "si-snr_i": 4}, {"snt_id": "b", "sdr": 3, "sdr_i": 4,
+    ...          "si-snr": 5, "si-snr_i": 6}]
+    >>> path, average = write_test_results(folder, rows)
+    >>> average["si-snr_i"]
+    5.0
+    >>> read_test_results(path)[1] == average
+    True
+    """
+    average = {c: float(np.mean([r[c] for r in rows])) for c in SCORES}
+    path = Path(folder) / FILE
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["snt_id", *SCORES])
+        writer.writeheader()
+        writer.writerows(rows)
+        writer.writerow({"snt_id": "avg", **average})
+    os.replace(partial, path)
+    return path, average
+
+
+def read_test_results(
+    path: str | os.PathLike,
+) -> tuple[list[dict], dict[str, float]]:
+    """Reads a ``test_results.csv``.
+
+    Arguments
+    ---------
+    path : path
+        The file.
+
+    Returns
+    -------
+    rows : list of dict
+        One per utterance, as read (strings).
+    average : dict
+        The ``avg`` row as floats.
+    """
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or rows[-1].get("snt_id") != "avg":
+        raise ValueError(
+            f"{path} has no 'avg' row: not a complete test_results.csv (the "
+            "run's evaluation did not finish). Evaluate the run again."
+        )
+    average = {c: float(rows[-1][c]) for c in SCORES}
+    return rows[:-1], average
