@@ -17,23 +17,26 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
+CODE := lobes hparams recipes bench demo tests
+
 lint: $(STAMP)
-	$(BIN)/ruff check lobes recipes tests bench
-	$(BIN)/ruff format --check lobes recipes tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/python -m hparams.recipes --check
 
 format: $(STAMP)
-	$(BIN)/ruff format lobes recipes tests bench
-	$(BIN)/ruff check --fix lobes recipes tests bench
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 test: lint
 	$(BIN)/python -m pytest -q --durations=10 $(ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m lobes.demo $(DEMO_DIR)
+	$(BIN)/python -m demo $(DEMO_DIR)
 
 # the benchmark suite against upstream SpeechBrain; e.g. make bench ARGS="--quick"
 bench: $(STAMP)
-	$(BIN)/python bench/suite.py $(ARGS)
+	$(BIN)/python -m bench.suite $(ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info

@@ -5,17 +5,17 @@ synthetic 10-minute 16 kHz mono file (two alternating and overlapping
 "talkers" plus noise): load the pretrained folder, read, resample to the
 model's 8 kHz, separate (one pass for the linear-time lobes, windows for
 SepFormer), resample back, write one file per speaker. Each model runs in a
-fresh process (peak RSS is the process's high-water mark, so one point
-cannot inherit another's); the models have the default sizes of
-``hparams/<model>.yaml`` with random weights (speed and memory do not
-depend on the weights).
+fresh process (`bench.points`: peak RSS is the process's high-water mark,
+so one point cannot inherit another's); the models are the registry's
+(`hparams.MODELS`) at the default sizes of ``hparams/<model>.yaml``, with
+random weights (speed and memory do not depend on the weights).
 
-Usage::
+Usage, from the checkout root::
 
-    python bench/separate_long.py                       # 3 lobes, 10 min
-    python bench/separate_long.py --models resepformer --seconds 60
-    python bench/separate_long.py --models sepformer --seconds 120
-    python bench/separate_long.py --models resepformer-stream  # causal,
+    python -m bench.separate_long                       # 3 lobes, 10 min
+    python -m bench.separate_long --models resepformer --seconds 60
+    python -m bench.separate_long --models sepformer --seconds 120
+    python -m bench.separate_long --models resepformer-stream  # causal,
                                                      # streamed at 8 kHz
 
 Prints a Markdown table and writes bench/results/separate_long.csv.
@@ -23,7 +23,6 @@ Prints a Markdown table and writes bench/results/separate_long.csv.
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,33 +30,39 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    RESULTS,
-    markdown_table,
-    peak_rss,
-    report,
-    run_point,
-    set_threads,
-    write_csv,
-)
+from bench.machine import GB, peak_rss, set_threads
+from bench.points import report, run_point
+from bench.tables import RESULTS, markdown_table, write_csv
+from hparams import MODELS
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL_RATE = 8000
-MODELS = {  # name: (hparams file, model overrides, streamed)
-    "resepformer": ("resepformer", {}, False),
-    "latent_xattn": ("latent_xattn", {}, False),
-    "fsmn_flash": ("fsmn_flash", {}, False),
-    "sepformer": ("sepformer", {}, False),
+# name: (registry model, overrides, streamed)
+VARIANTS = {
+    **{name: (name, {}, False) for name in MODELS},
     "resepformer-stream": ("resepformer", {"causal": True}, True),
     "fsmn_flash-stream": ("fsmn_flash", {"causal": True}, True),
 }
-GB = 1e9
+LOBES = [name for name, model in MODELS.items() if not model.upstream]
 
 
 def long_mixture(path: Path, seconds: float, rate: int) -> Path:
     """Writes a mono test recording: two harmonic talkers taking turns of
-    a few seconds, overlapping part of the time, plus low noise."""
+    a few seconds, overlapping part of the time, plus low noise.
+
+    Arguments
+    ---------
+    path : Path
+        The WAV file to write.
+    seconds : float
+        Its length.
+    rate : int
+        Its sample rate.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     rng = np.random.default_rng(0)
     n = int(seconds * rate)
     t = np.arange(n) / rate
@@ -70,19 +75,33 @@ def long_mixture(path: Path, seconds: float, rate: int) -> Path:
     return path
 
 
-def pretrained_folder(folder: Path, model: str) -> Path:
-    """A pretrained folder (lobes.export format) with random weights."""
+def pretrained_folder(folder: Path, variant: str) -> Path:
+    """A pretrained folder (`lobes.inference.pretrained` format) of a
+    registry model, with random weights.
+
+    Arguments
+    ---------
+    folder : Path
+        Where to write it.
+    variant : str
+        A key of `VARIANTS`.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
     import torch
     from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-    from lobes.export import hyperparams_text, round_trip_yaml
+    from lobes.inference.pretrained import hyperparams_text, round_trip_yaml
 
-    name, overrides, _ = MODELS[model]
-    with open(ROOT / "hparams" / f"{name}.yaml") as f:
+    name, overrides, _ = VARIANTS[variant]
+    with open(MODELS[name].path, encoding="utf-8") as f:
         resolved = resolve_references(f, overrides).getvalue()
     nodes = round_trip_yaml().load(resolved)
     text = hyperparams_text(
-        f"{model}, random weights (benchmark)",
+        f"{variant}, random weights (benchmark)",
         MODEL_RATE,
         nodes["num_spks"],
         nodes["Encoder"],
@@ -97,12 +116,27 @@ def pretrained_folder(folder: Path, model: str) -> Path:
     return folder
 
 
-def point(spec: dict) -> None:
-    """One model in this (fresh) process: load, separate, write."""
+def point(spec: dict) -> dict:
+    """One model in this (fresh) process: load, separate, write.
+
+    Arguments
+    ---------
+    spec : dict
+        ``model_dir``, ``input``, ``out_dir``, ``stream``, ``seconds`` and
+        ``threads``.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``load_s``, ``separate_s``, ``x_realtime`` and
+        ``rss_loaded_gb``.
+    """
     set_threads(spec["threads"])
     import torch
 
-    from lobes.separate import Separator, output_paths, stream_file
+    from lobes.inference.cli import output_paths
+    from lobes.inference.separator import Separator
+    from lobes.inference.streaming import stream_file
 
     start = time.perf_counter()
     separator = Separator.from_pretrained(spec["model_dir"])
@@ -120,37 +154,51 @@ def point(spec: dict) -> None:
         for k, path in enumerate(outputs):
             sf.write(path, est[:, k].numpy(), rate, subtype="FLOAT")
     seconds = time.perf_counter() - start
-    report(
-        {
-            "mode": "stream" if spec["stream"] else separator.mode,
-            "load_s": round(load_s, 2),
-            "separate_s": round(seconds, 1),
-            "x_realtime": round(spec["seconds"] / seconds, 2),
-            "rss_loaded_gb": round(rss_loaded / GB, 2),
-        }
+    return {
+        "mode": "stream" if spec["stream"] else separator.mode,
+        "load_s": round(load_s, 2),
+        "separate_s": round(seconds, 1),
+        "x_realtime": round(spec["seconds"] / seconds, 2),
+        "rss_loaded_gb": round(rss_loaded / GB, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs every requested model in its own process; prints the table
+    (with ``--point``: one model, in this child process).
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.separate_long",
+        description=__doc__.split("\n\n")[0],
     )
-
-
-def main() -> None:
-    """Runs every requested model in its own process; prints the table."""
-    parser = argparse.ArgumentParser()
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["resepformer", "latent_xattn", "fsmn_flash"],
-        choices=list(MODELS),
+        default=LOBES,
+        choices=list(VARIANTS),
+        metavar="NAME",
+        help="models (default: the lobes): " + ", ".join(VARIANTS),
     )
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--rate", type=int, default=16000, help="input Hz")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--csv", default=str(RESULTS / "separate_long.csv"))
-    args = parser.parse_args()
+    parser.add_argument("--point", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.point:  # child process: one model
+        report(point(json.loads(args.point)))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inputs = {}
         for model in args.models:
-            streamed = MODELS[model][2]
+            streamed = VARIANTS[model][2]
             rate = MODEL_RATE if streamed else args.rate  # streams: as is
             if rate not in inputs:
                 inputs[rate] = long_mixture(
@@ -165,7 +213,7 @@ def main() -> None:
                 "model_dir": str(pretrained_folder(tmp / model, model)),
                 "out_dir": str(tmp / f"out_{model}"),
             }
-            row = run_point(__file__, spec, threads=args.threads)
+            row = run_point("bench.separate_long", spec, threads=args.threads)
             for key in ("input", "model_dir", "out_dir"):
                 row.pop(key)
             row["peak_rss_gb"] = round(row.pop("peak_rss") / GB, 2)
@@ -176,7 +224,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if "--point" in sys.argv:
-        point(json.loads(sys.argv[sys.argv.index("--point") + 1]))
-    else:
-        main()
+    main()

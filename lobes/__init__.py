@@ -1,3 +1,26 @@
-"""Efficient Transformer speech separation lobes for SpeechBrain."""
+"""Efficient Transformer speech separation lobes for SpeechBrain.
+
+The lobes, each importing only torch and SpeechBrain (and, within the
+lobes, ``lobes.attention``), at import paths that never move so that
+exported models keep loading:
+
+- ``lobes.attention``: the one attention primitive and the layers the
+  lobes share;
+- ``lobes.resepformer``: RE-SepFormer (``RESepFormer``);
+- ``lobes.latent_xattn``: latent cross-attention (``LatentSepFormer``);
+- ``lobes.fsmn_flash``: FSMN + flash attention (``FlashFormer``).
+
+Around them:
+
+- ``lobes.model``: encoder -> masknet -> decoder (``EncoderMaskerDecoder``)
+  and the masknet contract (``capabilities``);
+- ``lobes.training``: the ``Separation`` Brain, its data, dynamic mixing,
+  metrics and the recipe driver;
+- ``lobes.inference``: separating recordings of any length, streaming,
+  pretrained folders, export;
+- ``lobes.corpus``: the embedded eSpeak NG corpus and the mixing maths;
+- ``lobes.synthmix``, ``lobes.export``, ``lobes.separate``: the command
+  lines (``python -m lobes.<name>``).
+"""
 
 __version__ = "0.1.0"

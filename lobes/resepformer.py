@@ -426,10 +426,10 @@ class RESepFormer(nn.Module):
     def stream_frames(self) -> int:
         """Encoder frames per `forward_chunk` call: one chunk, C.
 
-        The streaming protocol of the causal lobes (see `lobes.separate`):
-        feed consecutive blocks of exactly ``stream_frames`` frames (the
-        last may be shorter). A chunk is the unit of the model's look-ahead,
-        so streaming adds no latency beyond the algorithmic one.
+        The streaming protocol of the causal masknets: feed consecutive
+        blocks of exactly ``stream_frames`` frames (the last may be
+        shorter). A chunk is the unit of the model's look-ahead, so
+        streaming adds no latency beyond the algorithmic one.
 
         Example
         -------

@@ -1,36 +1,40 @@
-"""Tests of the benchmark suite (bench/suite.py, bench/common.py): the model
-set is the paper's, a tiny run writes sane CSV/Markdown/figures, one point
-runs in a fresh process, and points that cannot run are recorded, not
-fatal. No timing is asserted beyond "a longer input takes longer"."""
+"""Tests of the benchmarks (`bench`): the suite's model set is the
+paper's, a tiny run writes sane CSV/Markdown/figures, one point runs in a
+fresh process, and points that cannot run are recorded, not fatal; the
+quality benchmark compares models at equal compute. No timing is asserted
+beyond "a longer input takes longer". (The bench modules' docstring
+examples run as doctests: ``bench`` is among pytest's testpaths.)"""
 
 import csv
-import doctest
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import common  # noqa: E402
-import suite  # noqa: E402
+from bench import quality
+from bench.machine import machine_info
+from bench.points import failure_reason, run_point
+from bench.suite import measure
+from bench.suite.cli import config_from_args, parse_args
+from bench.suite.models import MODELS
+from bench.suite.plan import SuiteConfig, predict_peak, run_suite, skip_reason
+from bench.suite.report import markdown_report, write_outputs
+from hparams import MODELS as REGISTRY
 
 # RE-SepFormer paper, Tables 1, 3 and 4; ours as documented in README.md
 PARAMS_M = {
     "resepformer": 8.0,
-    "latent": 20.7,
-    "flashformer": 6.2,
-    "sb-sepformer": 25.7,
-    "sb-sepformer-light": 6.4,
+    "latent_xattn": 20.7,
+    "fsmn_flash": 6.2,
+    "sepformer": 25.7,
+    "sepformer-light": 6.4,
     "sb-resepformer": 8.0,
     "sb-skim": 14.5,
 }
 TINY_LENGTHS = [0.25, 4.0]
 
 
-def tiny_config(tmp_path: Path, models: list[str], **kwargs) -> object:
+def tiny_config(tmp_path: Path, models: list[str], **kwargs) -> SuiteConfig:
     """A tiny in-process run of the suite writing into tmp_path."""
     config = dict(
         models=models,
@@ -43,15 +47,9 @@ def tiny_config(tmp_path: Path, models: list[str], **kwargs) -> object:
         out=tmp_path,
         name="suite_tiny",
         command="pytest",
-        machine=common.machine_info(),
+        machine=machine_info(),
     )
-    return suite.SuiteConfig(**(config | kwargs))
-
-
-def test_doctests():
-    """The examples in the bench modules' docstrings hold."""
-    for module in (common, suite):
-        assert doctest.testmod(module).failed == 0
+    return SuiteConfig(**(config | kwargs))
 
 
 def test_model_set_is_the_papers():
@@ -61,13 +59,34 @@ def test_model_set_is_the_papers():
     documented sizes; SepFormer's 69.6 GMACs per second of audio."""
     for name, params in PARAMS_M.items():
         with torch.device("meta"):
-            model = suite.MODELS[name].build(False)
+            model = MODELS[name].build(False)
         count = sum(p.numel() for p in model.parameters()) / 1e6
         assert count == pytest.approx(params, rel=0.01), name
-    info = suite.info_point(
-        dict(model="sb-sepformer", tiny=False, macs_seconds=[1], device="cpu")
+    info = measure.info_point(
+        dict(model="sepformer", tiny=False, macs_seconds=[1], device="cpu")
     )
     assert info["gmacs_per_s"]["1"] == pytest.approx(69.6, rel=0.02)
+
+
+def test_suite_models_are_the_registrys():
+    """The registry's models are benchmarked under their registry names,
+    labels and tiny sizes; SepFormer-Light is the sepformer definition."""
+    for name, definition in REGISTRY.items():
+        model = MODELS[name].build(True)
+        assert type(model.masknet) is definition.masknet, name
+        tiny = definition.build(definition.tiny)
+        assert model.state_dict().keys() == tiny.state_dict().keys(), name
+        assert all(
+            a.shape == b.shape
+            for a, b in zip(model.parameters(), tiny.parameters(), strict=True)
+        ), name
+    assert [MODELS[m].label for m in ("resepformer", "fsmn_flash")] == [
+        "RESepFormer",
+        "FlashFormer",
+    ]
+    light = MODELS["sepformer-light"]
+    assert (light.label, light.source) == ("SepFormer-Light", "SpeechBrain")
+    assert type(light.build(True).masknet) is REGISTRY["sepformer"].masknet
 
 
 def test_tiny_suite_end_to_end(tmp_path):
@@ -75,10 +94,10 @@ def test_tiny_suite_end_to_end(tmp_path):
     and both figures written; one ok row per point, time grows with the
     length, and the ratio columns are the quotients of the time and
     memory columns."""
-    models = ["resepformer", "sb-sepformer", "sb-resepformer"]
+    models = ["resepformer", "sepformer", "sb-resepformer"]
     config = tiny_config(tmp_path, models)
-    infos, rows = suite.run_suite(config)
-    paths = suite.write_outputs(infos, rows, config)
+    infos, rows = run_suite(config)
+    paths = write_outputs(infos, rows, config)
 
     assert set(paths) == {"csv", "md", "time", "memory"}
     for key in ("time", "memory"):
@@ -93,7 +112,7 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert float(long["time_s"]) > float(short["time_s"]), name
         assert float(short["peak_mem_gb"]) > 0
         assert float(short["params_m"]) == infos[name]["params"] / 1e6
-    ref = "sb-sepformer"
+    ref = "sepformer"
     for (name, seconds), row in by.items():
         other = by[(ref, seconds)]
         if name == ref:
@@ -110,11 +129,12 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert heading in report
     assert "against upstream RE-SepFormer" in report
     assert "fig3_time_tiny.png" in report
-    assert all(suite.MODELS[m].label in report for m in models)
+    assert all(MODELS[m].label in report for m in models)
 
 
 def test_point_in_a_fresh_process():
-    """The parent/child protocol: one point runs as ``suite.py --point``."""
+    """The parent/child protocol: one point runs as ``python -m
+    bench.suite --point`` in a child process."""
     spec = dict(
         kind="measure",
         model="resepformer",
@@ -126,7 +146,7 @@ def test_point_in_a_fresh_process():
         warmup_seconds=None,
         profile=False,
     )
-    result = common.run_point(suite.__file__, spec, threads=1, check=False)
+    result = run_point("bench.suite", spec, threads=1, check=False)
     assert result["status"] == "ok", result.get("stderr")
     assert result["peak_mem"] >= result["base_mem"] > 0
     assert result["peak_rss"] == result["peak_mem"]
@@ -136,22 +156,22 @@ def test_point_in_a_fresh_process():
 def test_failed_point_skips_the_longer_ones(tmp_path, monkeypatch):
     """A point that fails is recorded with its reason, the model's longer
     points are skipped, and the report lists both."""
-    measure = suite.measure_point
+    measure_point = measure.measure_point
 
     def failing(spec):
         if spec["seconds"] == 0.5:
             raise RuntimeError("boom")
-        return measure(spec)
+        return measure_point(spec)
 
-    monkeypatch.setattr(suite, "measure_point", failing)
+    monkeypatch.setattr(measure, "measure_point", failing)
     config = tiny_config(
         tmp_path, ["resepformer"], lengths=[0.25, 0.5, 1.0], repeats=1
     )
-    infos, rows = suite.run_suite(config)
+    infos, rows = run_suite(config)
     assert [r["status"] for r in rows] == ["ok", "failed", "skipped"]
     assert "boom" in rows[1]["reason"]
     assert "0.5 s point ended in failed" in rows[2]["reason"]
-    report = suite.markdown_report(infos, rows, config)
+    report = markdown_report(infos, rows, config)
     assert "## Points not measured" in report
 
 
@@ -165,29 +185,29 @@ def test_memory_prediction_skips_what_would_not_fit():
         ]
 
     quadratic = rows((16, 0.5), (64, 8.0))  # x16 over x4: p = 2
-    assert suite.predict_peak(quadratic, 256) == pytest.approx(1 + 128)
-    assert "would not fit" in suite.skip_reason(quadratic, 256, 24.0)
+    assert predict_peak(quadratic, 256) == pytest.approx(1 + 128)
+    assert "would not fit" in skip_reason(quadratic, 256, 24.0)
     linear = rows((16, 0.1), (64, 0.4))
-    assert suite.predict_peak(linear, 256) == pytest.approx(1 + 1.6)
-    assert suite.skip_reason(linear, 256, 24.0) is None
-    assert suite.skip_reason(linear, 256, 0.0) is None  # unknown: run it
-    assert suite.predict_peak([], 4) is None
+    assert predict_peak(linear, 256) == pytest.approx(1 + 1.6)
+    assert skip_reason(linear, 256, 24.0) is None
+    assert skip_reason(linear, 256, 0.0) is None  # unknown: run it
+    assert predict_peak([], 4) is None
 
 
 def test_failure_reasons():
     """A SIGKILLed child (the OOM killer) and a failed allocation read as
     out of memory; anything else as a failure with its last line."""
-    assert common.failure_reason(-9, "")[0] == "oom"
+    assert failure_reason(-9, "")[0] == "oom"
     cuda = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"
-    assert common.failure_reason(1, cuda)[0] == "oom"
-    status, reason = common.failure_reason(1, "Traceback\nKeyError: 'x'\n")
+    assert failure_reason(1, cuda)[0] == "oom"
+    status, reason = failure_reason(1, "Traceback\nKeyError: 'x'\n")
     assert status == "failed" and "KeyError" in reason
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_cuda_without_a_gpu_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
-        suite.parse_args(["--device", "cuda"])
+        parse_args(["--device", "cuda"])
     assert "torch.cuda.is_available() is False" in capsys.readouterr().err
 
 
@@ -195,24 +215,23 @@ def test_output_names_never_overwrite_the_full_run():
     """Quick, subset, tiny and GPU runs write to their own files."""
 
     def name(*argv):
-        return suite.config_from_args(suite.parse_args(argv)).name
+        return config_from_args(parse_args(argv)).name
 
     assert name() == "suite"
     assert name("--quick") == "suite_quick"
     assert name("--models", "resepformer") == "suite_custom"
     assert name("--tiny") == "suite_tiny"
-    config = suite.config_from_args(suite.parse_args(["--quick"]))
+    config = config_from_args(parse_args(["--quick"]))
     assert config.lengths == [1.0, 4.0] and config.dtype == "fp32"
 
 
 def test_quality_benchmark_compares_models_at_equal_compute():
-    """bench/quality.py trains every masknet at a size of nearly the same
-    GMACs per second (its tables claim "equal budget")."""
-    import quality
-
+    """bench.quality trains every masknet, and both ablations, at a size
+    of nearly the same GMACs per second (its tables claim "equal budget"),
+    the registry's small sizes."""
     costs = {
-        name: quality.model_cost(hparams, sizes)
-        for name, (hparams, sizes) in quality.MODELS.items()
+        name: quality.model_cost(run.model, run.sizes)
+        for name, run in quality.RUNS.items()
     }
     macs = [cost["GMACs/s"] for cost in costs.values()]
     assert max(macs) / min(macs) < 1.25, costs
@@ -220,8 +239,6 @@ def test_quality_benchmark_compares_models_at_equal_compute():
 
 
 def test_quality_scores_read_the_recipe_outputs(tmp_path):
-    import quality
-
     (tmp_path / "train_log.txt").write_text(
         "epoch: 1, lr: 1.00e-03 - train si-snr: 4.84 - valid si-snr: 1.42\n"
         "epoch: 2, lr: 1.00e-03 - train si-snr: -1.5e+00 - valid si-snr: 2\n"

@@ -1,6 +1,7 @@
-"""Tests of lobes.export: recipe runs and upstream SpeechBrain RE-SepFormer
-folders become pretrained folders that ``speechbrain.inference`` loads
-offline and that separate as the originals do."""
+"""Tests of lobes.inference.export (``python -m lobes.export``): recipe runs
+and upstream SpeechBrain RE-SepFormer folders become pretrained folders that
+``speechbrain.inference`` loads offline and that separate as the originals
+do."""
 
 import csv
 import socket
@@ -15,56 +16,14 @@ from speechbrain.dataio.dataio import read_audio
 from speechbrain.inference.separation import SepformerSeparation
 from test_recipes import check, run
 
-from lobes.export import export, main
+from hparams import MODELS
+from lobes.inference.cli import export_main as main
+from lobes.inference.export import export
+from lobes.model import EncoderMaskerDecoder
 from lobes.resepformer import RESepFormer
-from lobes.separation import separation_scores
+from lobes.training.metrics import separation_scores
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# one tiny configuration per model definition in hparams/
-TINY_MODELS = {
-    "resepformer": {
-        "N_encoder_out": 16,
-        "chunk_size": 20,
-        "nhead": 1,
-        "d_ffn": 32,
-        "intra_layers": 1,
-        "memory_layers": 1,
-    },
-    "sepformer": {
-        "N_encoder_out": 16,
-        "chunk_size": 20,
-        "nhead": 1,
-        "d_ffn": 32,
-        "intra_layers": 1,
-        "inter_layers": 1,
-        "num_blocks": 1,
-    },
-    "latent_xattn": {
-        "N_encoder_out": 16,
-        "byte_channels": 16,
-        "chunk_size": 20,
-        "num_repeats": 1,
-        "num_latents": 2,
-        "latent_dim": 8,
-        "attention_dim": 24,
-        "nhead": 2,
-        "d_ffn": 32,
-        "latent_d_ffn": 16,
-        "num_global_latents": 2,
-        "global_dim": 16,
-        "global_d_ffn": 16,
-    },
-    "fsmn_flash": {
-        "N_encoder_out": 16,
-        "num_layers": 2,
-        "nhead": 2,
-        "d_ffn": 32,
-        "window_size": 20,
-        "fsmn_hidden": 16,
-        "fsmn_kernel_size": 3,
-    },
-}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -107,22 +66,21 @@ def fake_run(folder: Path, model: str, overrides: dict) -> dict:
 
 def reference_separation(modules: dict, mix: torch.Tensor) -> torch.Tensor:
     """[1, T] -> [1, T, S]: the recipe's forward pass."""
+    model = EncoderMaskerDecoder(
+        modules["encoder"], modules["masknet"], modules["decoder"]
+    )
     with torch.no_grad():
-        h = modules["encoder"](mix)
-        masks = modules["masknet"](h)
-        est = [modules["decoder"](h * m) for m in masks]
-    est = torch.stack(est, -1)  # the decoder stops at the last frame
-    return torch.nn.functional.pad(est, (0, 0, 0, mix.shape[1] - est.shape[1]))
+        return model(mix)
 
 
 @pytest.mark.parametrize(
     "model, causal",
-    [(m, False) for m in TINY_MODELS] + [("resepformer", True)],
+    [(m, False) for m in MODELS] + [("resepformer", True)],
 )
 def test_every_masknet_exports_and_loads_offline(
     model, causal, tmp_path, offline
 ):
-    overrides = TINY_MODELS[model] | {"causal": causal}
+    overrides = MODELS[model].tiny | {"causal": causal}
     hparams = fake_run(tmp_path / "run", model, overrides)
     out = tmp_path / "pretrained"
     assert main([str(tmp_path / "run"), str(out)]) == 0
@@ -347,7 +305,7 @@ def test_export_errors_name_the_problem(tmp_path, capsys):
 
     # an upstream SepFormer folder loads as it is: nothing to convert
     folder = tmp_path / "sepformer"
-    fake_run(folder, "sepformer", TINY_MODELS["sepformer"])
+    fake_run(folder, "sepformer", MODELS["sepformer"].tiny)
     (checkpoint,) = (folder / "save").glob("CKPT+*")
     export(checkpoint, tmp_path / "sepformer_pretrained")
     with pytest.raises(SystemExit):

@@ -14,33 +14,41 @@ import soundfile as sf
 import torch
 from sepdata import write_corpus
 
+from hparams import MODELS, model_option
+
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny models gain nothing from a second thread, and on a busy machine
 # threads waiting for each other slow everything down.
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}
-TINY_MODEL = (
-    "--model={N_encoder_out: 16, chunk_size: 20, nhead: 1, d_ffn: 32, "
-    "intra_layers: 1, memory_layers: 1, inter_layers: 1, num_blocks: 1}"
-)
-TINY = [
-    TINY_MODEL,
+LOADERS = [
     "--dataloader_opts={batch_size: 2, num_workers: 0}",
     "--eval_dataloader_opts={batch_size: 1, num_workers: 0}",
     "--noprogressbar",
 ]
 
 
-def run(recipe: str, yaml: str, *args: str) -> subprocess.CompletedProcess:
-    """Runs ``python train.py hparams/<yaml> <tiny model> <args>`` in
-    recipes/<recipe>."""
+def tiny(yaml: str) -> list[str]:
+    """Options for a tiny model of ``hparams/<yaml>`` and small loaders."""
+    model = MODELS[Path(yaml).stem]
+    return [f"--model={model_option(model.tiny)}", *LOADERS]
+
+
+def train(recipe: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs ``python train.py <args>`` in recipes/<recipe>."""
     return subprocess.run(
-        [sys.executable, "train.py", f"hparams/{yaml}", *TINY, *args],
+        [sys.executable, "train.py", *args],
         cwd=ROOT / "recipes" / recipe,
         env=ENV,
         capture_output=True,
         text=True,
         timeout=180,
     )
+
+
+def run(recipe: str, yaml: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs ``python train.py hparams/<yaml> <tiny model> <args>`` in
+    recipes/<recipe>."""
+    return train(recipe, f"hparams/{yaml}", *tiny(yaml), *args)
 
 
 def check(result: subprocess.CompletedProcess) -> None:
@@ -94,6 +102,12 @@ def test_recipe_trains_and_writes_test_results(
     audio = out / "save" / "audio_results"
     assert (audio / f"item{tests[0]}_source2hat.wav").is_file()
     assert "epoch: 1" in (out / "train_log.txt").read_text()
+    # what SpeechBrain's recipe tests expect in a run folder
+    for name in ("hyperparams.yaml", "log.txt", "env.log", "train_log.txt"):
+        assert (out / name).is_file(), name
+    script = ROOT / "recipes" / recipe / "train.py"
+    assert (out / "train.py").read_bytes() == script.read_bytes()
+    assert sorted(p.name for p in out.glob("*.py")) == ["train.py"]
 
 
 def test_speechbrain_format_csvs_with_skip_prep(wsj, tmp_path):
@@ -172,7 +186,7 @@ DDP_WORKER = """
 import sys, torch
 sys.path.insert(0, ".")
 from train import main
-from lobes.separation import Separation
+from lobes.training.brain import Separation
 
 def dump(brain, name):
     states = {}
@@ -207,7 +221,7 @@ def test_ddp_on_cpu_keeps_ranks_in_sync(wham, tmp_path):
             str(tmp_path / "worker.py"),
             str(tmp_path),
             "hparams/resepformer.yaml",
-            *TINY,
+            *tiny("resepformer.yaml"),
             f"--data_folder={wham}",
             f"--output_folder={out}",
             "--N_epochs=1",
@@ -240,7 +254,7 @@ RESUME_WORKER = """
 import os, signal, sys
 sys.path.insert(0, ".")
 from train import main
-from lobes.separation import Separation
+from lobes.training.brain import Separation
 
 kill_at, log = int(sys.argv[1]), sys.argv[2]
 fit_batch = Separation.fit_batch
@@ -265,7 +279,11 @@ def test_killed_run_resumes_mid_epoch(tmp_path):
     out = tmp_path / "out"
     args = [
         "hparams/resepformer.yaml",
-        *[a for a in TINY if not a.startswith("--dataloader_opts")],
+        *[
+            a
+            for a in tiny("resepformer.yaml")
+            if not a.startswith("--dataloader_opts")
+        ],
         "--dataloader_opts={batch_size: 1, num_workers: 0}",
         f"--data_folder={data}",
         f"--output_folder={out}",
@@ -302,3 +320,38 @@ def test_killed_run_resumes_mid_epoch(tmp_path):
     assert second_ids == [f"dm_1_{i}" for i in range(6, 12)]
     assert (out / "train_log.txt").read_text().count("epoch: 1,") == 1
     assert len(read_results(out)) == 3
+
+
+@pytest.mark.parametrize(
+    "option, key",
+    [
+        ("--model={chunk_sise: 10}", "chunk_sise"),
+        ("--dataloader_opts={batch_sise: 4}", "batch_sise"),
+        ("--lr_scheduler={patiense: 4}", "patiense"),
+        ("--N_epoch=3", "N_epoch"),
+    ],
+)
+def test_unknown_override_key_fails_before_training(option, key, tmp_path):
+    """A misspelt key, nested or not, ends the run before anything is
+    written, in one line naming the key and the valid ones."""
+    out = tmp_path / "out"
+    result = train(
+        "WSJ0Mix",
+        "hparams/resepformer.yaml",
+        f"--data_folder={tmp_path}",
+        f"--output_folder={out}",
+        option,
+    )
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message, message
+    assert "unknown key" in message and key in message
+    assert "Valid keys:" in message and "spelling" in message
+    valid = {
+        "chunk_sise": "chunk_size",
+        "batch_sise": "batch_size",
+        "patiense": "patience",
+        "N_epoch": "N_epochs",
+    }[key]
+    assert valid in message
+    assert not out.exists()  # nothing written, nothing trained

@@ -1,4 +1,5 @@
-"""Tests of lobes.separate: one-pass and windowed separation of long
+"""Tests of separation with pretrained models (lobes.inference, the command
+``python -m lobes.separate``): one-pass and windowed separation of long
 recordings, speaker order across windows, streaming against the offline
 causal separation, and the command line with good and bad files."""
 
@@ -16,18 +17,15 @@ from speechbrain.lobes.models.dual_path import (
     SBTransformerBlock,
 )
 
-from lobes.export import hyperparams_text, new_node
 from lobes.fsmn_flash import FlashFormer
+from lobes.inference.cli import separate_main as main
+from lobes.inference.pretrained import hyperparams_text, new_node
+from lobes.inference.separator import Separator
+from lobes.inference.streaming import StreamingSeparator
+from lobes.inference.windows import separate_windowed, window_starts
 from lobes.latent_xattn import LatentSepFormer
+from lobes.model import check_streamable
 from lobes.resepformer import RESepFormer
-from lobes.separate import (
-    Separator,
-    StreamingSeparator,
-    check_streamable,
-    main,
-    separate_windowed,
-    window_starts,
-)
 
 RATE = 8000
 DIM = 16

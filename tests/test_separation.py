@@ -1,4 +1,4 @@
-"""Unit tests of lobes/separation.py: metrics, data checks, CSVs, dynamic
+"""Unit tests of lobes.training: metrics, data checks, CSVs, dynamic
 mixing and the Brain's batch skipping (in-process, seconds)."""
 
 import csv
@@ -17,17 +17,15 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DistributedSamplerWrapper
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-from lobes.separation import (
-    DynamicMixing,
-    EpochSampler,
-    Separation,
-    bss_sdr,
+from lobes.training.brain import Separation
+from lobes.training.csvs import (
     check_csv,
     csv_dataset,
-    separation_scores,
     signal_names,
     write_separation_csv,
 )
+from lobes.training.dynamic_mixing import DynamicMixing, EpochSampler
+from lobes.training.metrics import bss_sdr, separation_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 8000

@@ -1,24 +1,26 @@
 """Tests of the embedded corpus, measured on the files as written."""
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from lobes import synthmix
-from lobes.synthmix import (
-    ESpeak,
-    Speaker,
+from lobes.corpus.cli import main
+from lobes.corpus.espeak import ESpeak, Speaker
+from lobes.corpus.mixing import (
+    MAX_GAIN_DB,
+    PEAK,
+    SNR_RANGE_DB,
     add_noise,
-    corpus_statistics,
-    format_statistics,
-    generate,
-    main,
     mix_sources,
 )
+from lobes.corpus.statistics import corpus_statistics, format_statistics
+from lobes.corpus.writer import LAYOUTS, UTTERANCES_PER_SPEAKER, generate
 
 COUNTS = {"tr": 3, "cv": 2, "tt": 2}
 ARGS = {"n_train": 3, "n_valid": 2, "n_test": 2, "seed": 7}
@@ -59,7 +61,7 @@ def db(x, reference):
 def mixtures(out):
     """(split, mixture metadata, {folder: samples}) for every mixture."""
     meta = metadata(out)
-    folders = synthmix.LAYOUTS[meta["args"]["layout"]]
+    folders = LAYOUTS[meta["args"]["layout"]]
     for split, record in meta["splits"].items():
         for mix in record["mixtures"]:
             base = out / "wav8k" / "min" / split
@@ -80,7 +82,7 @@ def file_bytes(out, under="."):
 
 def test_layout(corpus):
     meta = metadata(corpus)
-    folders = synthmix.LAYOUTS[meta["args"]["layout"]]
+    folders = LAYOUTS[meta["args"]["layout"]]
     assert {p.name for p in corpus.iterdir()} == {
         "synthmix.json",
         "clean",
@@ -117,8 +119,7 @@ def test_clean_folder_serves_dynamic_mixing(corpus):
         for utt, info in record["utterances"].items():
             assert info["speaker"] == utt[:3]
         assert all(
-            len(u) == synthmix.UTTERANCES_PER_SPEAKER
-            for u in by_speaker.values()
+            len(u) == UTTERANCES_PER_SPEAKER for u in by_speaker.values()
         )
 
 
@@ -177,7 +178,7 @@ def test_relative_gain_from_files(corpus):
     gains = []
     for _, mix, wav in mixtures(corpus):
         gain = db(wav["s1"], wav["s2"])
-        assert -1e-3 <= gain <= synthmix.MAX_GAIN_DB + 1e-3
+        assert -1e-3 <= gain <= MAX_GAIN_DB + 1e-3
         assert gain == pytest.approx(mix["gain_db"], abs=1e-3)
         # WSJ0-2Mix ids: UTT1_+g/2_UTT2_-g/2
         utt1, half1, utt2, half2 = mix["id"].split("_")
@@ -194,8 +195,8 @@ def test_snr_from_files(wham):
     for split, mix, wav in mixtures(wham):
         louder = max(wav["s1"], wav["s2"], key=power)
         snr = db(louder, wav["noise"])
-        assert synthmix.SNR_RANGE_DB[0] - 1e-3 <= snr
-        assert snr <= synthmix.SNR_RANGE_DB[1] + 1e-3
+        assert SNR_RANGE_DB[0] - 1e-3 <= snr
+        assert snr <= SNR_RANGE_DB[1] + 1e-3
         assert snr == pytest.approx(mix["snr_db"], abs=1e-3)
         snrs.append(snr)
         # babble comes from talkers held apart from the targets
@@ -207,9 +208,9 @@ def test_snr_from_files(wham):
 def test_no_clipping_peak_normalised(corpus):
     for _, _, wav in mixtures(corpus):
         peak = max(np.abs(x).max() for x in wav.values())
-        assert abs(peak - synthmix.PEAK) <= 2 * LSB  # WSJ0-2Mix scaling
+        assert abs(peak - PEAK) <= 2 * LSB  # WSJ0-2Mix scaling
     for path in (corpus / "clean").rglob("*.wav"):
-        assert abs(np.abs(read(path)).max() - synthmix.PEAK) <= LSB
+        assert abs(np.abs(read(path)).max() - PEAK) <= LSB
 
 
 def test_min_mode(corpus):
@@ -445,3 +446,19 @@ def test_statistics_reject_foreign_folder(tmp_path):
     (tmp_path / "synthmix.json").write_text('{"generator": "lobes.synthmix"}')
     with pytest.raises(ValueError, match="no complete lobes.synthmix corpus"):
         corpus_statistics(tmp_path)
+
+
+def test_module_entry_point(tmp_path):
+    """``python -m lobes.synthmix`` still runs the command line."""
+    run = subprocess.run(
+        [sys.executable, "-m", "lobes.synthmix", str(tmp_path / "out")]
+        + ["--n-valid", "0"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("python -m lobes.synthmix: error: ")
+    assert "--n-valid must be a positive integer" in last
+    assert not (tmp_path / "out").exists()

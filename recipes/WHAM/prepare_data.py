@@ -12,7 +12,7 @@ Authors
  * sepformer-lobes contributors 2025
 """
 
-from lobes.separation import write_split_csvs
+from lobes.training.csvs import write_split_csvs
 
 
 def prepare_wham(

@@ -8,24 +8,26 @@ speakers in noise; the targets are the clean sources).
 The noise is handled here: examples carry it (the CSVs' ``noise_wav``) so
 speed-perturbed sources are remixed with it, and dynamic mixing draws noise
 from the training noise folder. Multi-GPU, CPU DDP and resuming work as in
-recipes/WSJ0Mix/train.py; the Brain lives in lobes/separation.py.
+recipes/WSJ0Mix/train.py; the Brain lives in lobes.training.
 
 Authors
  * sepformer-lobes contributors 2025
 """
 
 import os
-import sys
 
+import speechbrain as sb
 from prepare_data import prepare_wham
 from speechbrain.utils.distributed import run_on_main
 
-from lobes.separation import Separation, load_recipe, train_and_evaluate
+from lobes.training.brain import Separation
+from lobes.training.recipe import load_recipe, run_recipe, train_and_evaluate
 
 
 def main(argv: list[str]) -> Separation:
     """Runs the recipe on a command line (without the program name)."""
-    hparams, run_opts = load_recipe(argv)
+    hparams, run_opts, experiment = load_recipe(argv)
+    sb.create_experiment_directory(**experiment)  # copies this file there
     run_on_main(
         prepare_wham,
         kwargs={
@@ -43,4 +45,4 @@ def main(argv: list[str]) -> Separation:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

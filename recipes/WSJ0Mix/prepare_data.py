@@ -12,7 +12,7 @@ Authors
  * sepformer-lobes contributors 2025
 """
 
-from lobes.separation import write_split_csvs
+from lobes.training.csvs import signal_names, write_split_csvs
 
 
 def prepare_wsjmix(
@@ -39,5 +39,5 @@ def prepare_wsjmix(
     """
     if skip_prep:
         return
-    signals = ["mix"] + [f"s{i + 1}" for i in range(n_spks)]
-    write_split_csvs(datapath, savepath, {s: s for s in signals}, "wsj", fs)
+    folders = {s: s for s in signal_names(n_spks)}
+    write_split_csvs(datapath, savepath, folders, "wsj", fs)

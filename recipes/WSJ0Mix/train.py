@@ -7,23 +7,24 @@
 Multi-GPU: torchrun --nproc_per_node=4 train.py hparams/resepformer.yaml ...
 CPU DDP: add --device=cpu --distributed_backend=gloo. Starting again with the
 same output folder resumes from the last checkpoint. The Brain, data
-pipeline and metrics live in lobes/separation.py.
+pipeline and metrics live in lobes.training.
 
 Authors
  * sepformer-lobes contributors 2025
 """
 
-import sys
-
+import speechbrain as sb
 from prepare_data import prepare_wsjmix
 from speechbrain.utils.distributed import run_on_main
 
-from lobes.separation import Separation, load_recipe, train_and_evaluate
+from lobes.training.brain import Separation
+from lobes.training.recipe import load_recipe, run_recipe, train_and_evaluate
 
 
 def main(argv: list[str]) -> Separation:
     """Runs the recipe on a command line (without the program name)."""
-    hparams, run_opts = load_recipe(argv)
+    hparams, run_opts, experiment = load_recipe(argv)
+    sb.create_experiment_directory(**experiment)  # copies this file there
     run_on_main(
         prepare_wsjmix,
         kwargs={
@@ -38,4 +39,4 @@ def main(argv: list[str]) -> Separation:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_recipe(main)

@@ -1,0 +1,18 @@
+"""Benchmarks of the lobes against upstream SpeechBrain.
+
+Run from the checkout root, as ``python -m bench.<module>``:
+
+- `bench.suite`: the benchmark suite, parameters, MACs, time and peak
+  memory of every lobe and of upstream SpeechBrain's models, against the
+  input length (``python -m bench.suite``, ``make bench``).
+- `bench.quality`: separation quality at equal training budget.
+- `bench.separate_long`: time and memory of separating one long recording
+  as ``python -m lobes.separate`` does.
+
+Their shared pieces:
+
+- `bench.machine`: the machine description, memory readings, threads.
+- `bench.timing`: timing calls (wall clock, CUDA events).
+- `bench.points`: the fresh-process protocol, one measurement per process.
+- `bench.tables`: Markdown tables, CSV files, the results folder.
+"""

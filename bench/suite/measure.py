@@ -1,0 +1,161 @@
+"""The child side of the suite: one point per process.
+
+`point` runs one spec, as ``python -m bench.suite --point <json>`` does in
+a fresh process (`bench.points`): `info_point` counts a model's parameters
+and MACs, `measure_point` times it and reads its peak memory at one input
+length. The call measured is `lobes.model.EncoderMaskerDecoder.separate`.
+"""
+
+import functools
+from collections.abc import Callable
+
+import torch
+
+from bench.machine import (
+    GB,
+    available_memory,
+    current_rss,
+    peak_rss,
+    set_threads,
+)
+from bench.suite.models import MODELS, samples
+from bench.timing import median, time_calls, time_calls_cuda
+from lobes.attention import count_macs
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def info_point(spec: dict) -> dict:
+    """Parameters and GMACs per second of audio of spec['model'].
+
+    Counted on the meta device (shapes only: instant, no memory, and
+    LSTMs are counted, which CPU kernels hide from ``FlopCounterMode``).
+
+    Arguments
+    ---------
+    spec : dict
+        ``model``, ``tiny``, ``macs_seconds`` (lengths to count on) and
+        ``device`` (on ``cuda``, the GPU is described too).
+
+    Returns
+    -------
+    dict
+        ``params`` and ``gmacs_per_s`` ({length: GMACs/s}), and on CUDA
+        ``gpu`` and ``gpu_free`` (bytes free on the device now).
+    """
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        model = MODELS[spec["model"]].build(spec["tiny"]).eval()
+    gmacs = {}
+    for seconds in spec["macs_seconds"]:
+        mix = torch.empty(1, samples(seconds), device="meta")
+        macs = count_macs(functools.partial(model.separate, mix))
+        gmacs[f"{seconds:g}"] = macs / seconds / 1e9
+    result = {
+        "params": sum(p.numel() for p in model.parameters()),
+        "gmacs_per_s": gmacs,
+    }
+    if spec["device"] == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        result["gpu"] = f"{props.name}, {props.total_memory / GB:.1f} GB"
+        result["gpu_free"] = torch.cuda.mem_get_info()[0]
+    return result
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception is a failed allocation (CPU or CUDA).
+
+    Example
+    -------
+    >>> is_out_of_memory(MemoryError()), is_out_of_memory(ValueError("x"))
+    (True, False)
+    """
+    text = str(error).lower()
+    return isinstance(error, MemoryError | torch.OutOfMemoryError) or (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def measure_point(spec: dict) -> dict:
+    """Time and peak memory of one model on spec['seconds'] of audio.
+
+    Arguments
+    ---------
+    spec : dict
+        ``model``, ``tiny``, ``seconds``, ``device``, ``dtype`` (``fp32``
+        or ``bf16``: autocast), ``repeats``, ``warmup_seconds`` (length
+        of the warm-up call; None: the point's length) and ``profile``.
+
+    Returns
+    -------
+    dict
+        ``status`` (``ok`` or ``oom``), and when ok ``time_s`` (median),
+        ``times_s``, ``peak_mem`` and ``base_mem`` (bytes: peak, and held
+        before the first call; CPU: RSS, CUDA: allocated), optionally
+        ``profile`` (a torch.profiler table of one more call).
+    """
+    device = torch.device(spec["device"])
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise RuntimeError("device cuda asked for, but no CUDA GPU is visible")
+    dtype = DTYPES[spec["dtype"]]
+    torch.manual_seed(0)
+    model = MODELS[spec["model"]].build(spec["tiny"]).to(device).eval()
+    mix = torch.randn(1, samples(spec["seconds"]), device=device)
+    warm_seconds = spec.get("warmup_seconds") or spec["seconds"]
+    warm = mix[:, : samples(min(warm_seconds, spec["seconds"]))]
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(
+            device.type, dtype=dtype, enabled=dtype is not None
+        ):
+            return model.separate(x)  # no grad
+
+    timer = time_calls_cuda if cuda else time_calls
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base, free = torch.cuda.memory_allocated(), torch.cuda.mem_get_info()[0]
+    else:
+        base, free = current_rss(), available_memory()
+    try:
+        call(warm)
+        times = timer(lambda: call(mix), spec["repeats"], warmup=0)
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+        reason = str(error).strip().splitlines()[0][:200]
+        return {"status": "oom", "reason": f"out of memory: {reason}"}
+    peak = torch.cuda.max_memory_allocated() if cuda else peak_rss()
+    result = {
+        "status": "ok",
+        "time_s": median(times),
+        "times_s": times,
+        "peak_mem": peak,
+        "base_mem": base,
+        "mem_free": free,
+    }
+    if spec.get("profile"):
+        result["profile"] = profile_table(lambda: call(mix), cuda)
+    return result
+
+
+def profile_table(fn: Callable[[], object], cuda: bool) -> str:
+    """torch.profiler table (top 20 ops by self time) of one call of fn."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if cuda:
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+    sort = "self_device_time_total" if cuda else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=20)
+
+
+def point(spec: dict) -> dict:
+    """Runs one point (``spec['kind']``: ``info`` or ``measure``)."""
+    set_threads(spec["threads"])
+    return info_point(spec) if spec["kind"] == "info" else measure_point(spec)

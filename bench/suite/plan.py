@@ -1,0 +1,347 @@
+"""The parent side of the suite: what to measure, which points to skip,
+running the points, and the rows and ratios they give.
+
+`run_suite` first counts each model's parameters and MACs, then measures
+every model at each length, shortest first, each point in a fresh process
+(``python -m bench.suite --point``, `bench.points.run_point`).
+
+A point that would not fit is skipped and recorded as such: before each
+point, the model's memory growth between its last two measured lengths
+(peak minus the memory held before the first call: weights, input,
+libraries) is extrapolated to the new length (exponent clamped to
+[1, 2]; 1 from a single point) and compared with the memory available
+(CPU: MemAvailable now; CUDA: free memory reported by the last point).
+A child killed by the out-of-memory killer, a failed allocation, or a
+point past ``--timeout`` is recorded too, and every longer point of that
+model is then skipped.
+"""
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from bench.machine import GB, available_memory
+from bench.points import run_point
+from bench.suite import measure
+from bench.suite.models import MODELS, REFERENCES, frames
+from bench.tables import RESULTS
+
+LENGTHS = (1.0, 4.0, 16.0, 64.0, 256.0)
+QUICK_LENGTHS = (1.0, 4.0)
+MACS_SECONDS = (1.0, 16.0)
+GROWTH = (16.0, 64.0)  # t(64) / t(16), when both lengths are run
+MEMORY_SAFETY = 0.9  # skip a point predicted above this share of free memory
+
+
+@dataclass
+class SuiteConfig:
+    """What one run of the suite measures and where it writes.
+
+    Arguments
+    ---------
+    models : list of str
+        Keys of `bench.suite.models.MODELS`.
+    lengths : list of float
+        Input lengths in seconds.
+    device : str
+        ``cpu`` or ``cuda``.
+    dtype : str
+        ``fp32`` or ``bf16`` (autocast).
+    threads : int
+        torch/OpenMP threads of every point.
+    repeats : int
+        Timed calls per point (after one warm-up call).
+    warmup_seconds : float, optional
+        Length of the warm-up call (default: the point's own length).
+    macs_seconds : tuple of float
+        Lengths the MACs are counted on.
+    tiny : bool
+        Tiny configurations (smoke tests).
+    quick : bool
+        A ``--quick`` run (labelled as such in the report).
+    profile : bool
+        Also write a torch.profiler table per point to ``out/raw``.
+    timeout : float, optional
+        Seconds before a point's process is killed.
+    isolate : bool
+        Each point in a fresh process (False: in this process, for tests;
+        the memory numbers are then this process's high-water marks).
+    out : Path
+        Results folder.
+    name : str
+        Stem of the CSV and Markdown files.
+    command : str
+        The command line, for the report.
+    machine : dict
+        The machine (`bench.machine.machine_info`, plus the GPU once
+        known).
+    """
+
+    models: list[str]
+    lengths: list[float]
+    device: str = "cpu"
+    dtype: str = "fp32"
+    threads: int = 2
+    repeats: int = 3
+    warmup_seconds: float | None = None
+    macs_seconds: tuple[float, ...] = MACS_SECONDS
+    tiny: bool = False
+    quick: bool = False
+    profile: bool = False
+    timeout: float | None = None
+    isolate: bool = True
+    out: Path = RESULTS
+    name: str = "suite"
+    command: str = ""
+    machine: dict = field(default_factory=dict)
+
+
+def predict_peak(done: Sequence[dict], seconds: float) -> float | None:
+    """Extrapolated peak memory (GB) of a model at ``seconds``.
+
+    Arguments
+    ---------
+    done : sequence of dict
+        The model's rows so far (``seconds``, ``status``, ``peak_mem_gb``,
+        ``base_mem_gb``).
+    seconds : float
+        The length to predict.
+
+    Returns
+    -------
+    float or None
+        base + growth * (seconds / last) ** p, with the growth (peak
+        minus base) of the longest ok point and p fitted on the last two
+        (clamped to [1, 2]; 1 with a single point, whose growth is
+        mostly fixed overhead); None without an ok point.
+
+    Example
+    -------
+    >>> rows = [
+    ...     dict(seconds=s, status="ok", base_mem_gb=1.0, peak_mem_gb=1 + g)
+    ...     for s, g in ((1, 0.1), (4, 0.4))
+    ... ]
+    >>> round(predict_peak(rows, 16), 6)  # linear growth: 1 + 1.6
+    2.6
+    """
+    ok = sorted(
+        (r for r in done if r["status"] == "ok" and r["seconds"] < seconds),
+        key=lambda r: r["seconds"],
+    )
+    if not ok:
+        return None
+
+    def growth(row: dict) -> float:
+        return max(row["peak_mem_gb"] - row["base_mem_gb"], 1e-3)
+
+    last, exponent = ok[-1], 1.0
+    if len(ok) > 1:
+        prev = ok[-2]
+        exponent = math.log(growth(last) / growth(prev)) / math.log(
+            last["seconds"] / prev["seconds"]
+        )
+        exponent = min(max(exponent, 1.0), 2.0)
+    scale = (seconds / last["seconds"]) ** exponent
+    return last["base_mem_gb"] + growth(last) * scale
+
+
+def skip_reason(
+    done: Sequence[dict], seconds: float, available_gb: float
+) -> str | None:
+    """Why a model's point at ``seconds`` is not run (None: run it).
+
+    Arguments
+    ---------
+    done : sequence of dict
+        The model's rows so far.
+    seconds : float
+        The length about to be measured.
+    available_gb : float
+        Memory the point may use (GB; 0: unknown, no memory check).
+
+    Returns
+    -------
+    str or None
+        A shorter point that did not complete, or a predicted peak
+        (`predict_peak`) above `MEMORY_SAFETY` of the available memory.
+    """
+    for row in done:
+        if row["status"] != "ok" and row["seconds"] < seconds:
+            return f"the {row['seconds']:g} s point ended in {row['status']}"
+    predicted = predict_peak(done, seconds)
+    if predicted is not None and available_gb > 0:
+        if predicted > MEMORY_SAFETY * available_gb:
+            return (
+                f"would not fit: predicted peak {predicted:.1f} GB > "
+                f"{MEMORY_SAFETY:.0%} of {available_gb:.1f} GB free"
+            )
+    return None
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """Adds ``time_vs_REF`` and ``mem_vs_REF`` to every ok row, for every
+    reference model of `REFERENCES` measured at the same length (not to
+    the reference's own rows)."""
+    by = {(r["model"], r["seconds"]): r for r in rows if r["status"] == "ok"}
+    for row in by.values():
+        for ref in REFERENCES:
+            other = by.get((ref, row["seconds"]))
+            if other is None or ref == row["model"]:
+                continue
+            row[f"time_vs_{ref}"] = row["time_s"] / other["time_s"]
+            row[f"mem_vs_{ref}"] = row["peak_mem_gb"] / other["peak_mem_gb"]
+
+
+def growth_pair(lengths: Sequence[float]) -> tuple[float, float] | None:
+    """The two lengths of the growth column: 16 and 64 s when both are
+    run, otherwise the two longest (None with a single length).
+
+    Example
+    -------
+    >>> growth_pair([1, 4, 16, 64, 256]), growth_pair([1, 4]), growth_pair([1])
+    ((16.0, 64.0), (1, 4), None)
+    """
+    if set(GROWTH) <= set(lengths):
+        return GROWTH
+    ordered = sorted(set(lengths))
+    return (ordered[-2], ordered[-1]) if len(ordered) > 1 else None
+
+
+class Runner:
+    """Runs the points of one `SuiteConfig`, in fresh processes or not."""
+
+    def __init__(self, config: SuiteConfig):
+        self.config = config
+
+    def __call__(self, spec: dict) -> dict:
+        """One point: its spec updated with the result (or the failure)."""
+        config = self.config
+        if config.isolate:
+            return run_point(
+                "bench.suite", spec, config.threads, config.timeout, False
+            )
+        spec = {**spec, "threads": config.threads}
+        threads = torch.get_num_threads()
+        try:
+            return {**spec, **measure.point(spec)}
+        except Exception as error:  # recorded in the row, as a child's
+            return {**spec, "status": "failed", "reason": repr(error)[:200]}
+        finally:
+            torch.set_num_threads(threads)
+
+
+def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
+    """Measures every model of ``config`` at every length.
+
+    Arguments
+    ---------
+    config : SuiteConfig
+        What to measure.
+
+    Returns
+    -------
+    infos : dict
+        Per model: ``params`` and ``gmacs_per_s`` (see
+        `bench.suite.measure.info_point`).
+    rows : list of dict
+        One row per model and length: ``status`` (``ok``, ``skipped``,
+        ``oom``, ``timeout`` or ``failed``), ``reason``, ``time_s``,
+        ``peak_mem_gb``, ..., and the ratios of `add_ratios`.
+    """
+    runner = Runner(config)
+    shared = dict(device=config.device, tiny=config.tiny)
+    lengths = sorted(config.lengths)
+    total = len(config.models) * (1 + len(lengths))
+    bar = tqdm(total=total, desc="bench", unit="point", file=sys.stderr)
+    infos, gpu_free = {}, 0.0
+    for name in config.models:
+        bar.set_postfix_str(f"{name}: parameters, MACs")
+        spec = dict(kind="info", model=name, macs_seconds=config.macs_seconds)
+        info = runner({**spec, **shared})
+        if "params" not in info:
+            bar.close()
+            raise RuntimeError(
+                f"could not build {name}: {info.get('reason')}\n"
+                f"{info.get('stderr', '')}"
+            )
+        infos[name] = info
+        if "gpu_free" in info:
+            gpu_free = info["gpu_free"] / GB
+        if "gpu" in info:
+            config.machine["gpu"] = info["gpu"]
+        bar.update()
+    rows: list[dict] = []
+    for seconds in lengths:
+        for name in config.models:
+            bar.set_postfix_str(f"{name}: {seconds:g} s")
+            done = [r for r in rows if r["model"] == name]
+            # in-process points share one high-water mark: no prediction
+            free = 0.0 if not config.isolate else gpu_free
+            if config.isolate and config.device == "cpu":
+                free = available_memory() / GB
+            reason = skip_reason(done, seconds, free)
+            if reason is None:
+                spec = dict(
+                    kind="measure",
+                    model=name,
+                    seconds=seconds,
+                    dtype=config.dtype,
+                    repeats=config.repeats,
+                    warmup_seconds=config.warmup_seconds,
+                    profile=config.profile,
+                )
+                result = runner({**spec, **shared})
+            else:
+                result = {"status": "skipped", "reason": reason}
+            if config.device == "cuda" and "mem_free" in result:
+                gpu_free = result["mem_free"] / GB
+            rows.append(make_row(name, seconds, result, infos[name], config))
+            bar.update()
+    bar.close()
+    add_ratios(rows)
+    return infos, rows
+
+
+def make_row(
+    name: str, seconds: float, result: dict, info: dict, config: SuiteConfig
+) -> dict:
+    """The CSV row of one point (writes its profile/stderr to out/raw)."""
+    model = MODELS[name]
+    row = {
+        "model": name,
+        "label": model.label,
+        "source": model.source,
+        "seconds": seconds,
+        "frames": frames(seconds),
+        "device": config.device,
+        "dtype": config.dtype,
+        "threads": config.threads,
+        "repeats": config.repeats,
+        "status": result.get("status", "failed"),
+        "reason": result.get("reason", ""),
+        "params_m": info["params"] / 1e6,
+    }
+    for length, value in info["gmacs_per_s"].items():
+        row[f"gmacs_per_s_{length}s"] = value
+    if row["status"] == "ok":
+        row.update(
+            time_s=result["time_s"],
+            times_s=json.dumps([round(t, 6) for t in result["times_s"]]),
+            peak_mem_gb=result["peak_mem"] / GB,
+            base_mem_gb=result["base_mem"] / GB,
+            host_peak_rss_gb=result.get("peak_rss", 0) / GB,
+        )
+    raw = config.out / "raw"
+    for key, suffix in (("profile", "profile.txt"), ("stderr", "stderr.txt")):
+        if result.get(key):
+            raw.mkdir(parents=True, exist_ok=True)
+            path = raw / f"{config.name}_{name}_{seconds:g}s_{suffix}"
+            path.write_text(result[key])
+            row[key] = str(path.relative_to(config.out))
+    return row

@@ -1,0 +1,135 @@
+"""Writes every recipe's hyperparameter files from one template.
+
+``recipes/<corpus>/hparams/<model>.yaml`` exists for every corpus of
+`CORPORA` and every model of the registry; the files differ only in what
+the corpus and the model name, so they are all written from
+``recipes/template.yaml``::
+
+    python -m hparams.recipes           # (re)write them
+    python -m hparams.recipes --check   # exit 1 if any file differs
+
+``make lint`` (so ``make test``) runs the check: the files cannot drift
+apart.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from string import Template
+
+from hparams import FOLDER, MODELS, ModelDefinition
+
+RECIPES = FOLDER.parent / "recipes"
+TEMPLATE = RECIPES / "template.yaml"
+CORPORA = {
+    "WSJ0Mix": dict(
+        task="speech separation on WSJ0-2Mix (WSJ0-3Mix with --num_spks=3)",
+        example_folder="/data/wsj0-2mix",
+        upstream_recipe="recipes/WSJ0Mix/separation",
+        signals="mix,s1,s2",
+        noise_note=".",
+        experiment_suffix="",
+        csv_prefix="wsj",
+        dont_halve_until_epoch=85,
+    ),
+    "WHAM": dict(
+        task="speech separation in noise on WHAM! (targets: the clean sources)",
+        example_folder="/data/wham_original",
+        upstream_recipe="recipes/WHAMandWHAMR/separation",
+        signals="mix_both,s1,s2,noise",
+        noise_note=",\n# which takes its noise from wav8k/min/tr/noise.",
+        experiment_suffix="-wham",
+        csv_prefix="whamorg",
+        dont_halve_until_epoch=65,
+    ),
+}
+
+
+def recipe_text(corpus: str, model: ModelDefinition) -> str:
+    """The text of ``recipes/<corpus>/hparams/<model.name>.yaml``.
+
+    Arguments
+    ---------
+    corpus : str
+        A key of `CORPORA`.
+    model : ModelDefinition
+        The model.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> text = recipe_text("WHAM", MODELS["fsmn_flash"])
+    >>> "model: !include:../../../hparams/fsmn_flash.yaml" in text
+    True
+    >>> "experiment_name: fsmn_flash-wham" in text
+    True
+    """
+    values = dict(CORPORA[corpus])
+    suffix = values.pop("experiment_suffix")
+    values.update(
+        name=model.name,
+        title=model.title,
+        experiment_name=model.name + suffix,
+    )
+    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
+
+
+def recipe_files() -> dict[Path, str]:
+    """Every recipe file and the text it must have."""
+    return {
+        RECIPES / corpus / "hparams" / f"{name}.yaml": recipe_text(corpus, m)
+        for corpus in CORPORA
+        for name, m in MODELS.items()
+    }
+
+
+def stale_files() -> list[Path]:
+    """Recipe files that differ from the template, are missing, or have
+    no model (a YAML in a recipe's hparams/ that the registry lacks)."""
+    wanted = recipe_files()
+    stale = [
+        path
+        for path, text in wanted.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+    present = {p for c in CORPORA for p in (RECIPES / c / "hparams").glob("*")}
+    return stale + sorted(present - set(wanted))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hparams.recipes",
+        description="Write recipes/*/hparams/*.yaml from recipes/template.yaml",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check: exit 1 if a file would change",
+    )
+    args = parser.parse_args(argv)
+    stale = stale_files()
+    if args.check:
+        for path in stale:
+            print(
+                f"{path.relative_to(RECIPES.parent)} differs from "
+                "recipes/template.yaml: run `python -m hparams.recipes` "
+                "(or remove it, if it is no model of hparams/)",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    for path, text in recipe_files().items():
+        if path in stale:
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, path)
+            print(f"wrote {path.relative_to(RECIPES.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Reading and checking the recordings to separate.
+
+Input files may have any sample rate (`resample`); multi-channel files are
+refused unless ``downmix`` averages their channels; empty, unreadable and
+non-finite files raise `AudioInputError`, naming the file, the problem and
+the fix. Outputs are written as `OUTPUT_SUBTYPE` WAV at the model's output
+scale (no clipping, no normalisation).
+
+Authors
+ * sepformer-lobes contributors 2026
+"""
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from torch import Tensor
+
+OUTPUT_SUBTYPE = "FLOAT"  # 32-bit float WAV: no clipping
+
+
+class AudioInputError(ValueError):
+    """An input that cannot be separated; the message names the file, the
+    problem and what to do."""
+
+
+def check_audio_file(
+    path: str | Path, downmix: bool = False
+) -> "sf._SoundFileInfo":
+    """Checks that a file is a readable, non-empty, single-channel recording
+    (or that ``downmix`` is allowed) before anything is separated.
+
+    Arguments
+    ---------
+    path : str or Path
+        The audio file.
+    downmix : bool
+        Accept multi-channel files (their channels will be averaged).
+
+    Returns
+    -------
+    soundfile info
+        ``samplerate``, ``channels``, ``frames``, ...
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "stereo.wav"
+    >>> sf.write(path, np.zeros((800, 2)), 8000)
+    >>> check_audio_file(path, downmix=True).channels
+    2
+    >>> check_audio_file(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.inference.audio.AudioInputError: ...stereo.wav has 2 channels, ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"{path}: file not found. Check the path.")
+    try:
+        info = sf.info(str(path))
+    except RuntimeError as error:  # soundfile.LibsndfileError
+        raise AudioInputError(
+            f"{path} cannot be read as audio ({error}). Convert it to WAV "
+            f"or FLAC, e.g. `ffmpeg -i {path} {path.stem}.wav`."
+        ) from error
+    if info.frames == 0:
+        raise AudioInputError(f"{path} is empty (0 samples): nothing to do.")
+    if info.channels > 1 and not downmix:
+        raise AudioInputError(
+            f"{path} has {info.channels} channels, but the model separates "
+            "a single-channel mixture. Pass --downmix (downmix=True) to "
+            "average the channels, or keep one channel, e.g. "
+            f"`sox {path} mono.wav remix 1`."
+        )
+    return info
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """[frames, channels] -> [frames], channels averaged.
+
+    Arguments
+    ---------
+    audio : numpy.ndarray
+        [frames, channels], as ``soundfile`` reads with ``always_2d``.
+
+    Returns
+    -------
+    numpy.ndarray
+        [frames]
+
+    Example
+    -------
+    >>> to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]))
+    array([2., 3.])
+    """
+    return audio[:, 0] if audio.shape[1] == 1 else audio.mean(1)
+
+
+def check_finite(
+    audio: np.ndarray, path: str | Path, rate: int, offset: int = 0
+) -> None:
+    """Raises `AudioInputError` if ``audio`` has NaN or infinite samples.
+
+    Arguments
+    ---------
+    audio : numpy.ndarray
+        [frames, ...], read from ``path``.
+    path : str or Path
+        The file (for the message).
+    rate : int
+        Its sample rate (for the message).
+    offset : int
+        The file's sample at which ``audio`` starts (a block of it).
+
+    Example
+    -------
+    >>> check_finite(np.array([0.0, np.inf]), "x.wav", 8000, offset=10)
+    Traceback (most recent call last):
+    ...
+    lobes.inference.audio.AudioInputError: x.wav contains 1 non-finite ...
+    """
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        rows = bad.reshape(len(audio), -1).any(1)
+        first = offset + int(np.argmax(rows))
+        raise AudioInputError(
+            f"{path} contains {int(rows.sum())} non-finite (NaN or infinite) "
+            f"sample(s), the first at {first / rate:.3f} s (sample {first}). "
+            "Repair the file, e.g. export it again from its source."
+        )
+
+
+def read_mixture(path: str | Path, downmix: bool = False) -> tuple[Tensor, int]:
+    """Reads and checks a mixture to separate.
+
+    Arguments
+    ---------
+    path : str or Path
+        The audio file (any format libsndfile reads).
+    downmix : bool
+        Average the channels of a multi-channel file (otherwise refused).
+
+    Returns
+    -------
+    mixture : torch.Tensor
+        [frames], float32.
+    sample_rate : int
+        The file's sample rate.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "bad.wav"
+    >>> audio = np.zeros(800)
+    >>> audio[400] = np.nan
+    >>> sf.write(path, audio, 8000, subtype="FLOAT")
+    >>> read_mixture(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.inference.audio.AudioInputError: ...the first at 0.050 s (sample...
+    """
+    info = check_audio_file(path, downmix)
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except RuntimeError as error:
+        raise AudioInputError(
+            f"{path} cannot be read to the end ({error}); the file may be "
+            "truncated. Convert or re-export it."
+        ) from error
+    check_finite(audio, path, info.samplerate)
+    return torch.from_numpy(np.ascontiguousarray(to_mono(audio))), rate
+
+
+def resample(audio: Tensor, orig: int, new: int) -> Tensor:
+    """Resamples audio with torchaudio's windowed sinc.
+
+    Arguments
+    ---------
+    audio : torch.Tensor
+        [..., time]
+    orig : int
+        Its sample rate.
+    new : int
+        The sample rate wanted.
+
+    Returns
+    -------
+    torch.Tensor
+        [..., ceil(time * new / orig)]; ``audio`` itself when the rates
+        agree.
+
+    Example
+    -------
+    >>> resample(torch.zeros(2, 16000), 16000, 8000).shape
+    torch.Size([2, 8000])
+    """
+    if orig == new:
+        return audio
+    return torchaudio.functional.resample(audio, orig, new)

@@ -1,0 +1,300 @@
+"""Separating recordings of any length with a pretrained model.
+
+`Separator` wraps an `lobes.model.EncoderMaskerDecoder` loaded from a
+pretrained folder (written by ``python -m lobes.export``, or any folder
+that SpeechBrain's ``SepformerSeparation.from_hparams`` loads). It
+separates
+
+- in one pass (``mode="whole"``) with masknets whose time and memory grow
+  linearly with the input (``linear_in_length``, `lobes.model.capabilities`):
+  the whole recording goes through the model at once, exactly as the
+  recipes evaluate, and memory stays a fixed multiple of the recording (the
+  encoder output, the masks, the masknet's own bounded working set; see
+  ``bench/separate_long.py``);
+- in overlapping windows (``mode="windowed"``) with masknets that are
+  quadratic in the input, speaker order aligned across windows
+  (`lobes.inference.windows.separate_windowed`);
+- as a stream (`Separator.stream`) with causal masknets
+  (`lobes.inference.streaming`).
+
+Authors
+ * sepformer-lobes contributors 2026
+"""
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from lobes.inference.audio import AudioInputError, read_mixture, resample
+from lobes.inference.streaming import StreamingSeparator
+from lobes.inference.windows import separate_windowed
+from lobes.model import EncoderMaskerDecoder
+
+MODES = ("auto", "whole", "windowed")
+WINDOW_SECONDS = 10.0
+OVERLAP_SECONDS = 2.0
+MAX_PASS_SECONDS = 600.0
+
+
+class Separator:
+    """Separates recordings of any length with an encoder / masknet /
+    decoder separator (SpeechBrain's masknet contract), held as an
+    `lobes.model.EncoderMaskerDecoder` (``model``).
+
+    Arguments
+    ---------
+    encoder, masknet, decoder : torch.nn.Module
+        The model's parts (see `lobes.model.EncoderMaskerDecoder`), e.g.
+        SpeechBrain's ``dual_path.Encoder`` and ``Decoder`` around a lobe.
+    sample_rate : int
+        The model's sample rate.
+    window_seconds : float
+        Window length of the windowed mode.
+    overlap_seconds : float
+        Least overlap of neighbouring windows.
+    max_pass_seconds : float, optional
+        Longest input separated in one pass (``whole`` mode, default 10
+        minutes); longer ones go through windows of this length
+        (``overlap_seconds`` shared, speaker order aligned), which bounds
+        memory for any length. None: no limit.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
+    >>> from lobes.resepformer import RESepFormer
+    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
+    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32)
+    >>> separator = Separator(Encoder(16, 16), masknet,
+    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
+    >>> separator.mode
+    'whole'
+    >>> separator.separate(torch.randn(4000)).shape
+    torch.Size([4000, 2])
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        masknet: nn.Module,
+        decoder: nn.Module,
+        sample_rate: int,
+        window_seconds: float = WINDOW_SECONDS,
+        overlap_seconds: float = OVERLAP_SECONDS,
+        max_pass_seconds: float | None = MAX_PASS_SECONDS,
+    ):
+        self.model = EncoderMaskerDecoder(encoder, masknet, decoder).eval()
+        self.sample_rate = int(sample_rate)
+        self.window = round(window_seconds * self.sample_rate)
+        self.overlap = round(overlap_seconds * self.sample_rate)
+        if not 0 < self.overlap <= self.window // 2:
+            raise ValueError(
+                f"overlap_seconds={overlap_seconds} must be positive and at "
+                f"most half of window_seconds={window_seconds}."
+            )
+        self.max_pass = None
+        if max_pass_seconds is not None:
+            self.max_pass = round(max_pass_seconds * self.sample_rate)
+            if self.max_pass < 2 * self.overlap:
+                raise ValueError(
+                    f"max_pass_seconds={max_pass_seconds} must be at least "
+                    f"twice overlap_seconds={overlap_seconds}."
+                )
+        self.device = next(masknet.parameters()).device
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: str | Path,
+        savedir: str | Path | None = None,
+        device: str = "cpu",
+        **kwargs,
+    ) -> "Separator":
+        """Loads a pretrained folder through SpeechBrain, offline.
+
+        Arguments
+        ---------
+        source : str or Path
+            A local folder with ``hyperparams.yaml`` and the ``.ckpt`` files
+            (``python -m lobes.export``, or SpeechBrain's own format).
+        savedir : str or Path, optional
+            Where SpeechBrain links the files (symlinks; a file already
+            there is used as it is, so give each model its own savedir).
+            None: read them where they are.
+        device : str
+            ``cpu``, ``cuda``, ``cuda:1``, ...
+        **kwargs
+            `Separator` arguments (window_seconds, overlap_seconds).
+
+        Returns
+        -------
+        Separator
+        """
+        from speechbrain.inference.separation import SepformerSeparation
+        from speechbrain.utils.fetching import FetchConfig
+
+        source = Path(source)
+        if not (source / "hyperparams.yaml").is_file():
+            raise FileNotFoundError(
+                f"{source} is not a pretrained model folder (no "
+                "hyperparams.yaml). Export a recipe run with `python -m "
+                "lobes.export RUN_DIR OUT_DIR`."
+            )
+        model = SepformerSeparation.from_hparams(
+            source=str(source.resolve()),
+            savedir=None if savedir is None else str(savedir),
+            run_opts={"device": device},
+            fetch_config=FetchConfig(allow_network=False),
+        )
+        sample_rate = getattr(model.hparams, "sample_rate", None)
+        if sample_rate is None:
+            raise ValueError(
+                f"{source}/hyperparams.yaml has no sample_rate; add the "
+                "sample rate the model was trained at (e.g. sample_rate: "
+                "8000)."
+            )
+        mods = model.mods
+        return cls(
+            mods.encoder, mods.masknet, mods.decoder, sample_rate, **kwargs
+        )
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The model's encoder."""
+        return self.model.encoder
+
+    @property
+    def masknet(self) -> nn.Module:
+        """The model's masknet."""
+        return self.model.masknet
+
+    @property
+    def decoder(self) -> nn.Module:
+        """The model's decoder."""
+        return self.model.decoder
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest input the encoder takes."""
+        return self.model.min_samples
+
+    @property
+    def num_spks(self) -> int:
+        """Speakers the model separates."""
+        n = getattr(self.masknet, "num_spks", None)
+        if n is None:  # ask the model
+            n = self.separate_whole(torch.zeros(4 * self.min_samples)).shape[1]
+        return int(n)
+
+    @property
+    def mode(self) -> str:
+        """``whole`` for a linear-time masknet, else ``windowed``."""
+        linear = self.model.capabilities.linear_in_length
+        return "whole" if linear else "windowed"
+
+    def separate_whole(self, mix: Tensor) -> Tensor:
+        """Separates [T] (model rate) in one pass into [T, num_spks].
+
+        What the recipes' evaluation and SpeechBrain's ``separate_batch``
+        compute, through `lobes.model.EncoderMaskerDecoder.separate` (masks
+        multiplied in place, each speaker decoded alone, so that beyond the
+        masknet only the encoder output and the masks are held).
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            [T], at the model's sample rate.
+
+        Returns
+        -------
+        torch.Tensor
+            [T, num_spks] on the CPU.
+        """
+        T = mix.shape[0]
+        if T < self.min_samples:
+            raise ValueError(
+                f"{T} samples is too short: the encoder needs at least "
+                f"{self.min_samples} samples."
+            )
+        return self.model.separate(mix.float().to(self.device)[None])[0].cpu()
+
+    def separate(
+        self, mix: Tensor, mode: str = "auto", progress: bool = False
+    ) -> Tensor:
+        """Separates a mixture of any length at the model's sample rate.
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            [T]
+        mode : str
+            ``auto`` (`mode`), ``whole`` (one pass, up to
+            ``max_pass_seconds``) or ``windowed``.
+        progress : bool
+            Progress bar over the windows.
+
+        Returns
+        -------
+        torch.Tensor
+            [T, num_spks]
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r}, expected one of {MODES}.")
+        if mode == "auto":
+            mode = self.mode
+        window = self.window if mode == "windowed" else self.max_pass
+        if window is None or mix.shape[0] <= window:
+            return self.separate_whole(mix)
+        return separate_windowed(
+            mix, self.separate_whole, window, self.overlap, True, progress
+        )
+
+    def separate_file(
+        self,
+        path: str | Path,
+        downmix: bool = False,
+        mode: str = "auto",
+        progress: bool = False,
+    ) -> tuple[Tensor, int]:
+        """Reads, checks, resamples and separates one file.
+
+        Arguments
+        ---------
+        path : str or Path
+            The mixture.
+        downmix : bool
+            Average the channels of a multi-channel file.
+        mode : str
+            See `separate`.
+        progress : bool
+            Progress bar over the windows.
+
+        Returns
+        -------
+        sources : torch.Tensor
+            [frames, num_spks] at the file's sample rate and length.
+        sample_rate : int
+            The file's sample rate.
+        """
+        mix, rate = read_mixture(path, downmix)
+        x = resample(mix, rate, self.sample_rate)
+        if x.shape[0] < self.min_samples:
+            need = math.ceil(self.min_samples * rate / self.sample_rate)
+            raise AudioInputError(
+                f"{path} is too short: {mix.shape[0]} samples "
+                f"({1000 * mix.shape[0] / rate:.2f} ms) at {rate} Hz; the "
+                f"model needs at least {need} samples "
+                f"({1000 * need / rate:.2f} ms)."
+            )
+        est = resample(
+            self.separate(x, mode, progress).T, self.sample_rate, rate
+        )
+        est = F.pad(est, (0, max(0, mix.shape[0] - est.shape[1])))
+        return est[:, : mix.shape[0]].T.contiguous(), rate
+
+    def stream(self) -> StreamingSeparator:
+        """A new `StreamingSeparator` on this model (causal masknets)."""
+        return StreamingSeparator(self.encoder, self.masknet, self.decoder)

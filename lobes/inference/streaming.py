@@ -1,0 +1,337 @@
+"""Separation as a stream, with causal masknets: blocks of samples in,
+separated blocks out, after the model's algorithmic latency, equal to the
+offline causal separation.
+
+A masknet streams when it follows the streaming protocol of `lobes.model`
+(causal, ``stream_frames`` encoder frames a step, ``forward_chunk``):
+`lobes.resepformer.RESepFormer` (one chunk per step) and
+`lobes.fsmn_flash.FlashFormer` (one window per step). `StreamingSeparator`
+carries the encoder's framing and the decoder's overlap-add across steps;
+`stream_file` feeds it a file block by block, as a live input would arrive.
+
+Authors
+ * sepformer-lobes contributors 2026
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm import tqdm
+
+from lobes.inference.audio import (
+    OUTPUT_SUBTYPE,
+    AudioInputError,
+    check_audio_file,
+    check_finite,
+    to_mono,
+)
+from lobes.model import capabilities, check_streamable
+
+if TYPE_CHECKING:
+    from lobes.inference.separator import Separator
+
+BLOCK_SECONDS = 0.1
+
+
+def algorithmic_latency(stream_frames: int, kernel: int, stride: int) -> int:
+    """The most input samples that arrive after an input sample before its
+    separated sample comes out of a stream.
+
+    Arguments
+    ---------
+    stream_frames : int
+        Encoder frames the masknet takes a step.
+    kernel : int
+        The encoder's kernel, in samples.
+    stride : int
+        The encoder's stride, in samples.
+
+    Returns
+    -------
+    int
+        (stream_frames - 1) * stride + kernel - 1
+
+    Example
+    -------
+    >>> algorithmic_latency(10, kernel=16, stride=8)
+    87
+    """
+    return (stream_frames - 1) * stride + kernel - 1
+
+
+def _encoder_conv(encoder: nn.Module) -> nn.Conv1d:
+    """The Conv1d of a SpeechBrain ``Encoder`` (or the encoder itself)."""
+    conv = getattr(encoder, "conv1d", encoder)
+    if not isinstance(conv, nn.Conv1d):
+        raise TypeError(
+            f"{type(encoder).__name__} is not a convolutional encoder "
+            "(speechbrain.lobes.models.dual_path.Encoder)."
+        )
+    return conv
+
+
+class StreamingSeparator:
+    """Separates audio blocks as they arrive, with a causal masknet.
+
+    Blocks of any size go in (`push`); each call returns the samples that
+    are complete, [n, num_spks]; `flush` ends the stream. Once flushed, the
+    concatenated outputs equal the offline causal separation of the whole
+    input (`Separator.separate_whole`), within float tolerance. The masknet
+    runs ``stream_frames`` encoder frames per step (the streaming protocol
+    of `lobes.model`); the encoder's framing (kernel K, stride K / 2) and the
+    decoder's overlap-add are carried exactly across steps, so an output
+    sample waits for at most `latency_samples` later input samples.
+
+    Arguments
+    ---------
+    encoder : torch.nn.Module
+        A SpeechBrain ``dual_path.Encoder`` (a mono Conv1d and ReLU).
+    masknet : torch.nn.Module
+        A causal masknet with ``stream_frames`` and ``forward_chunk``.
+    decoder : torch.nn.ConvTranspose1d
+        A SpeechBrain ``dual_path.Decoder`` with the encoder's kernel and
+        stride.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
+    >>> from lobes.inference.separator import Separator
+    >>> from lobes.resepformer import RESepFormer
+    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
+    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32,
+    ...     causal=True)
+    >>> separator = Separator(Encoder(16, 16), masknet,
+    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
+    >>> stream = separator.stream()
+    >>> stream.latency_samples  # (10 - 1) * 8 + 16 - 1
+    87
+    >>> mix = torch.randn(500)
+    >>> out = torch.cat([stream.push(b) for b in mix.split(64)]
+    ...     + [stream.flush()])
+    >>> torch.allclose(out, separator.separate_whole(mix), atol=1e-5)
+    True
+    """
+
+    def __init__(
+        self, encoder: nn.Module, masknet: nn.Module, decoder: nn.Module
+    ):
+        check_streamable(masknet)
+        conv = _encoder_conv(encoder)
+        self.kernel, self.stride = conv.kernel_size[0], conv.stride[0]
+        if (
+            conv.in_channels != 1
+            or conv.padding[0] != 0
+            or conv.dilation[0] != 1
+        ):
+            raise ValueError(
+                "streaming needs a mono encoder without padding or dilation "
+                "(speechbrain.lobes.models.dual_path.Encoder)."
+            )
+        if not (
+            isinstance(decoder, nn.ConvTranspose1d)
+            and decoder.out_channels == 1
+            and decoder.groups == 1
+            and decoder.kernel_size[0] == self.kernel
+            and decoder.stride[0] == self.stride
+            and decoder.padding[0] == 0
+            and decoder.output_padding[0] == 0
+            and decoder.dilation[0] == 1
+        ):
+            raise ValueError(
+                "streaming needs a speechbrain.lobes.models.dual_path."
+                "Decoder (a ConvTranspose1d to one channel, without padding) "
+                f"with the encoder's kernel {self.kernel} and stride "
+                f"{self.stride}."
+            )
+        self.encoder, self.masknet, self.decoder = encoder, masknet, decoder
+        self.frames_per_step = capabilities(masknet).stream_frames
+        device = next(masknet.parameters()).device
+        self.num_spks = getattr(masknet, "num_spks", None)
+        if self.num_spks is None:  # ask the model
+            probe = torch.zeros(1, conv.out_channels, 1, device=device)
+            self.num_spks = masknet.forward_chunk(probe, None)[0].shape[0]
+        self._input = torch.zeros(0, device=device)  # from frame self._frames
+        self._tail: Tensor | None = None  # partial overlap-add [S, K - stride]
+        self._state = None
+        self._frames = 0  # encoder frames done
+        self._received = 0
+        self._emitted = 0
+        self._closed = False
+
+    @property
+    def latency_samples(self) -> int:
+        """Algorithmic latency: the most input samples that arrive after an
+        input sample before its separated sample is returned
+        (`algorithmic_latency`)."""
+        return algorithmic_latency(
+            self.frames_per_step, self.kernel, self.stride
+        )
+
+    def _frames_available(self) -> int:
+        """Encoder frames computable from the samples received so far."""
+        if self._received < self.kernel:
+            return 0
+        return (self._received - self.kernel) // self.stride + 1
+
+    @torch.no_grad()
+    def _step(self, frames: int) -> Tensor:
+        """Encodes, masks and decodes the next ``frames`` encoder frames;
+        returns the completed samples [frames * stride, S]."""
+        s = self.stride
+        x = self._input[: (frames - 1) * s + self.kernel]
+        h = self.encoder(x[None])  # [1, N, frames]
+        masks, self._state = self.masknet.forward_chunk(h, self._state)
+        y = (masks * h)[:, 0]  # [S, N, frames]
+        out = F.conv_transpose1d(y, self.decoder.weight, None, s)[:, 0]
+        if self._tail is not None:  # the previous step's overlap-add tail
+            out[:, : self._tail.shape[1]] += self._tail
+        done = frames * s
+        self._tail = out[:, done:]
+        out = out[:, :done]
+        if self.decoder.bias is not None:
+            out = out + self.decoder.bias
+        self._frames += frames
+        self._input = self._input[done:]
+        self._emitted += done
+        return out.T.cpu()
+
+    def push(self, block: Tensor | np.ndarray) -> Tensor:
+        """Feeds the next samples; returns the separated samples now final.
+
+        Arguments
+        ---------
+        block : torch.Tensor or numpy.ndarray
+            [n] samples at the model's rate (any n >= 0).
+
+        Returns
+        -------
+        torch.Tensor
+            [m, num_spks], the next m output samples (m may be 0).
+        """
+        if self._closed:
+            raise RuntimeError("this stream was flushed; start a new one.")
+        block = torch.as_tensor(block, dtype=torch.float32).reshape(-1)
+        if not torch.isfinite(block).all():
+            raise ValueError(
+                f"the block after sample {self._received} has NaN or "
+                "infinite samples."
+            )
+        self._input = torch.cat([self._input, block.to(self._input.device)])
+        self._received += block.shape[0]
+        outs = [self._empty()]
+        C = self.frames_per_step
+        while self._frames_available() - self._frames >= C:
+            outs.append(self._step(C))
+        return torch.cat(outs)
+
+    def flush(self) -> Tensor:
+        """Ends the stream: returns the remaining samples, so that the
+        outputs add up to as many samples as were pushed.
+
+        Returns
+        -------
+        torch.Tensor
+            [m, num_spks]
+        """
+        if self._closed:
+            raise RuntimeError("this stream was flushed already.")
+        self._closed = True
+        outs = [self._empty()]
+        rest = self._frames_available() - self._frames
+        if rest > 0:  # a shorter last step ends the masknet's stream
+            outs.append(self._step(rest))
+        if self._tail is not None:
+            tail = self._tail
+            if self.decoder.bias is not None:
+                tail = tail + self.decoder.bias
+            outs.append(tail.T.cpu())
+            self._emitted += tail.shape[1]
+        out = torch.cat(outs)
+        # as offline: samples the encoder's frames do not reach are zeros
+        missing = self._received - self._emitted
+        return F.pad(out, (0, 0, 0, missing))
+
+    def _empty(self) -> Tensor:
+        """No samples, [0, num_spks]."""
+        return torch.zeros(0, self.num_spks)
+
+
+def stream_file(
+    separator: "Separator",
+    path: str | Path,
+    outputs: Sequence[Path],
+    downmix: bool = False,
+    block_seconds: float = BLOCK_SECONDS,
+    progress: bool = False,
+) -> None:
+    """Separates a file block by block through a `StreamingSeparator`, as
+    a live input would arrive, writing the outputs as they come.
+
+    Arguments
+    ---------
+    separator : Separator
+        With a causal masknet.
+    path : str or Path
+        The mixture, at the model's sample rate.
+    outputs : sequence of Path
+        One output file per speaker.
+    downmix : bool
+        Average the channels of a multi-channel file.
+    block_seconds : float
+        Block length.
+    progress : bool
+        Progress bar over the blocks.
+    """
+    stream = separator.stream()
+    info = check_audio_file(path, downmix)
+    rate = info.samplerate
+    if rate != separator.sample_rate:
+        raise AudioInputError(
+            f"{path} is sampled at {rate} Hz, the model at "
+            f"{separator.sample_rate} Hz; --stream feeds the file as it is. "
+            f"Resample it first (e.g. `sox {path} -r {separator.sample_rate} "
+            "out.wav`) or separate it offline (without --stream)."
+        )
+    if info.frames < separator.min_samples:
+        raise AudioInputError(
+            f"{path} is too short: {info.frames} samples; the model needs "
+            f"at least {separator.min_samples}."
+        )
+    block = max(1, round(block_seconds * rate))
+    writers = [
+        sf.SoundFile(p, "w", rate, 1, subtype=OUTPUT_SUBTYPE) for p in outputs
+    ]
+    try:
+        position = 0
+        bar = tqdm(
+            total=info.frames,
+            desc=Path(path).name,
+            unit="sample",
+            unit_scale=True,
+            disable=not progress,
+        )
+        with sf.SoundFile(str(path)) as f, bar:
+            for audio in f.blocks(block, dtype="float32", always_2d=True):
+                check_finite(audio, path, rate, position)
+                out = stream.push(torch.from_numpy(to_mono(audio).copy()))
+                for k, w in enumerate(writers):
+                    w.write(out[:, k].numpy())
+                position += len(audio)
+                bar.update(len(audio))
+        out = stream.flush()
+        for k, w in enumerate(writers):
+            w.write(out[:, k].numpy())
+    except BaseException:
+        for w, p in zip(writers, outputs, strict=True):
+            w.close()
+            p.unlink(missing_ok=True)
+        raise
+    for w in writers:
+        w.close()

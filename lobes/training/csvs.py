@@ -1,0 +1,289 @@
+"""SpeechBrain separation CSVs: writing them for a corpus laid out in
+folders, checking every file they name before training, and reading them.
+
+The CSV format is that of SpeechBrain's separation recipes: ``ID,
+duration``, then ``<signal>_wav, <signal>_wav_format, <signal>_wav_opts``
+for each signal (``mix``, ``s1``, ``s2``, ..., ``noise``); paths may start
+with ``$data_root`` (replaced by ``data_folder``).
+
+Authors
+ * sepformer-lobes contributors 2026
+"""
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import soundfile as sf
+from speechbrain.dataio.dataio import load_data_csv, read_audio
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.logger import get_logger
+from tqdm import tqdm
+
+logger = get_logger(__name__)
+
+SPLITS = ("tr", "cv", "tt")
+
+
+def signal_names(num_spks: int, noise: bool = False) -> list[str]:
+    """Names of the signals of one example.
+
+    Arguments
+    ---------
+    num_spks : int
+        Number of speakers.
+    noise : bool
+        Whether examples carry their noise (WHAM!).
+
+    Returns
+    -------
+    names : list[str]
+
+    Example
+    -------
+    >>> signal_names(2, noise=True)
+    ['mix', 's1', 's2', 'noise']
+    """
+    names = ["mix"] + [f"s{i + 1}" for i in range(num_spks)]
+    return names + ["noise"] if noise else names
+
+
+def audio_frames(path: str, sample_rate: int) -> int:
+    """Returns the length of a mono audio file, after checking it.
+
+    Arguments
+    ---------
+    path : str
+        The audio file.
+    sample_rate : int
+        The sample rate the file must have.
+
+    Returns
+    -------
+    frames : int
+        Number of samples in the file.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> path = getfixture("tmp_path") / "a.wav"
+    >>> sf.write(path, np.zeros(800), 8000)
+    >>> audio_frames(str(path), 8000)
+    800
+    >>> audio_frames(str(path), 16000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: ...a.wav is sampled at 8000 Hz, but sample_rate is 16000 Hz...
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Audio file not found: {path}. Check --data_folder and the "
+            "paths in the CSV files."
+        )
+    info = sf.info(path)
+    if info.channels != 1:
+        raise ValueError(
+            f"{path} has {info.channels} channels, but separation needs mono "
+            "files: keep one channel (e.g. `sox in.wav out.wav remix 1`)."
+        )
+    if info.samplerate != sample_rate:
+        raise ValueError(
+            f"{path} is sampled at {info.samplerate} Hz, but sample_rate is "
+            f"{sample_rate} Hz: resample the data or pass "
+            f"--sample_rate={info.samplerate}."
+        )
+    return info.frames
+
+
+def check_csv(
+    csv_path: str, data_folder: str, sample_rate: int, signals: Sequence[str]
+) -> None:
+    """Checks every file of a separation CSV before training starts.
+
+    Each row needs one ``<signal>_wav`` column per signal (``mix``, ``s1``,
+    ``s2``, ...), pointing at existing mono files sampled at
+    ``sample_rate``, all of the same length (the "min" versions of
+    WSJ0-2Mix and WHAM!).
+
+    Arguments
+    ---------
+    csv_path : str
+        A CSV in SpeechBrain's separation format.
+    data_folder : str
+        Replaces ``$data_root`` in the paths, as in the data pipeline.
+    sample_rate : int
+        The sample rate every file must have.
+    signals : Sequence[str]
+        Signal names, e.g. ``["mix", "s1", "s2", "noise"]``.
+    """
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError(
+            f"CSV file not found: {csv_path}. Prepare the data with "
+            "--skip_prep=False, or pass existing CSVs with --train_data, "
+            "--valid_data and --test_data."
+        )
+    rows = load_data_csv(csv_path, replacements={"data_root": data_folder})
+    if not rows:
+        raise ValueError(f"{csv_path} has no rows.")
+    columns = [f"{s}_wav" for s in signals]
+    missing = [c for c in columns if c not in next(iter(rows.values()))]
+    if missing:
+        raise ValueError(
+            f"{csv_path} lacks the column(s) {missing}; a separation CSV "
+            f"here needs ID, duration, {', '.join(columns)}."
+        )
+    for uid, row in tqdm(
+        rows.items(),
+        desc=f"Checking {os.path.basename(csv_path)}",
+        disable=len(rows) < 1000 or not if_main_process(),
+    ):
+        frames = {c: audio_frames(row[c], sample_rate) for c in columns}
+        if len(set(frames.values())) > 1:
+            raise ValueError(
+                f"{csv_path}, row {uid}: the signals differ in length "
+                f"{frames}; use the 'min' version of the corpus."
+            )
+
+
+def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
+    """Writes a SpeechBrain separation CSV for one split of a corpus laid
+    out as one folder per signal with the same file names in each
+    (WSJ0-2Mix ``mix/s1/s2``, WHAM! ``mix_both/s1/s2/noise``).
+
+    Columns are those of SpeechBrain's recipes: ``ID, duration``, then
+    ``<signal>_wav, <signal>_wav_format, <signal>_wav_opts`` per signal.
+
+    Arguments
+    ---------
+    folders : dict[str, str]
+        Signal name to folder, the mixture first under the name ``mix``.
+    csv_path : str
+        Where to write the CSV.
+
+    Returns
+    -------
+    rows : int
+        Number of utterances written.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> root = getfixture("tmp_path")
+    >>> for signal in ("mix", "s1", "s2"):
+    ...     (root / signal).mkdir()
+    ...     sf.write(root / signal / "utt1.wav", np.zeros(800), 8000)
+    >>> folders = {s: str(root / s) for s in ("mix", "s1", "s2")}
+    >>> write_separation_csv(folders, str(root / "tt.csv"))
+    1
+    >>> check_csv(str(root / "tt.csv"), "", 8000, ["mix", "s1", "s2"])
+    >>> data = csv_dataset(str(root / "tt.csv"), "", ["mix", "s1", "s2"])
+    >>> data[0]["id"], data[0]["s2_sig"].shape
+    ('utt1', torch.Size([800]))
+    """
+    for folder in folders.values():
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"Folder not found: {folder}. Check --data_folder: it must "
+                "hold the corpus layout (see prepare_data.py)."
+            )
+    names = sorted(f for f in os.listdir(folders["mix"]) if f.endswith(".wav"))
+    if not names:
+        raise FileNotFoundError(f"No .wav files in {folders['mix']}.")
+    for folder in folders.values():
+        absent = sorted(set(names) - set(os.listdir(folder)))
+        if absent:
+            raise FileNotFoundError(
+                f"{folder} lacks {len(absent)} file(s) that "
+                f"{folders['mix']} has, e.g. {absent[0]}."
+            )
+    columns = ["ID", "duration"]
+    for signal in folders:
+        columns += [
+            f"{signal}_wav",
+            f"{signal}_wav_format",
+            f"{signal}_wav_opts",
+        ]
+    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
+    partial = f"{csv_path}.partial"  # renamed once complete
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for name in names:
+            paths = {s: os.path.join(d, name) for s, d in folders.items()}
+            row = {"ID": Path(name).stem}
+            row["duration"] = sf.info(paths["mix"]).duration
+            for signal, path in paths.items():
+                row[f"{signal}_wav"] = path
+                row[f"{signal}_wav_format"] = "wav"
+                row[f"{signal}_wav_opts"] = None
+            writer.writerow(row)
+    os.replace(partial, csv_path)
+    logger.info(f"Wrote {csv_path} ({len(names)} utterances)")
+    return len(names)
+
+
+def write_split_csvs(
+    datapath: str,
+    savepath: str,
+    folders: dict[str, str],
+    prefix: str,
+    fs: int = 8000,
+) -> None:
+    """Writes ``savepath/<prefix>_{tr,cv,tt}.csv`` for a corpus laid out as
+    ``datapath/wav{8,16}k/min/{tr,cv,tt}/<folder>/<utterance id>.wav``.
+
+    Arguments
+    ---------
+    datapath : str
+        The corpus folder.
+    savepath : str
+        Where the CSVs go.
+    folders : dict
+        CSV signal name -> folder name, e.g. ``{"mix": "mix_both"}``.
+    prefix : str
+        CSV name prefix, e.g. ``wsj`` (SpeechBrain's WSJ0Mix names).
+    fs : int
+        Sample rate: picks ``wav8k`` or ``wav16k``.
+    """
+    if not os.path.isdir(datapath):
+        subfolders = ",".join(folders.values())
+        raise FileNotFoundError(
+            f"data_folder not found: {datapath}. It must hold "
+            f"wav{fs // 1000}k/min/{{tr,cv,tt}}/{{{subfolders}}}."
+        )
+    for split in SPLITS:
+        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
+        write_separation_csv(
+            {s: os.path.join(root, f) for s, f in folders.items()},
+            os.path.join(savepath, f"{prefix}_{split}.csv"),
+        )
+
+
+def csv_dataset(
+    csv_path: str, data_folder: str, signals: Sequence[str]
+) -> DynamicItemDataset:
+    """A dataset reading ``<signal>_sig`` for each ``<signal>_wav`` column.
+
+    Arguments
+    ---------
+    csv_path : str
+        A CSV in SpeechBrain's separation format.
+    data_folder : str
+        Replaces ``$data_root`` in the paths.
+    signals : Sequence[str]
+        Signal names, e.g. ``["mix", "s1", "s2"]``.
+
+    Returns
+    -------
+    dataset : DynamicItemDataset
+    """
+    data = DynamicItemDataset.from_csv(
+        csv_path, replacements={"data_root": data_folder}
+    )
+    for signal in signals:
+        data.add_dynamic_item(
+            read_audio, takes=f"{signal}_wav", provides=f"{signal}_sig"
+        )
+    data.set_output_keys(["id"] + [f"{s}_sig" for s in signals])
+    return data

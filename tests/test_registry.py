@@ -1,0 +1,101 @@
+"""The model registry (hparams/__init__.py), the masknet contract every
+model declares (lobes.model.capabilities) and the recipe files written
+from one template (hparams/recipes.py)."""
+
+import functools
+import shutil
+
+import pytest
+import torch
+
+import hparams.recipes as recipes
+from hparams import FOLDER, MODELS, model_option
+from lobes.attention import count_macs
+from lobes.model import capabilities
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# what each masknet declares: linear in length, streams when causal
+CONTRACT = {
+    "resepformer": (True, True),
+    "latent_xattn": (True, False),
+    "fsmn_flash": (True, True),
+    "sepformer": (False, False),
+}
+
+
+def test_every_model_definition_is_registered():
+    assert sorted(p.stem for p in FOLDER.glob("*.yaml")) == sorted(MODELS)
+    assert set(CONTRACT) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_definition_builds_the_registered_class_at_every_size(name):
+    entry = MODELS[name]
+    assert entry.path.is_file()
+    for sizes in ({}, entry.tiny, entry.small):
+        with torch.device("meta"):
+            model = entry.build(sizes)
+        assert type(model.masknet) is entry.masknet
+        assert entry.label == type(model.masknet).__name__
+    model = entry.build(entry.tiny).eval()
+    mix = torch.randn(2, 1234)
+    sources = model.separate(mix)
+    assert sources.shape == (2, 1234, 2)
+    torch.testing.assert_close(sources, model(mix), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_masknets_declare_what_they_can_do(name):
+    linear, streams = CONTRACT[name]
+    entry = MODELS[name]
+    offline = capabilities(entry.build(entry.tiny).masknet)
+    assert offline.linear_in_length == linear
+    assert not offline.streams and offline.stream_frames is None
+    if "causal" in entry.load():
+        causal = capabilities(
+            entry.build(entry.tiny | {"causal": True}).masknet
+        )
+        assert causal.streams == streams
+        assert (causal.stream_frames is not None) == streams
+
+
+def test_small_sizes_are_of_nearly_equal_compute():
+    """The demo and the quality benchmark compare models at their small
+    sizes: about 0.3 GMACs per second of 8 kHz audio each."""
+    gmacs = {}
+    for name, entry in MODELS.items():
+        with torch.device("meta"):
+            model = entry.build(entry.small)
+            mix = torch.empty(1, 4 * 8000)
+        macs = count_macs(functools.partial(model.separate, mix))
+        gmacs[name] = macs / 4 / 1e9
+    assert max(gmacs.values()) / min(gmacs.values()) < 1.25, gmacs
+    assert all(0.2 < g < 0.4 for g in gmacs.values()), gmacs
+
+
+def test_model_option_is_the_flow_mapping_the_recipes_take():
+    text = model_option({"N_encoder_out": 16, "causal": False})
+    assert text == "{N_encoder_out: 16, causal: False}"
+
+
+def test_recipe_files_are_written_from_the_template():
+    assert recipes.stale_files() == []
+    for corpus in recipes.CORPORA:
+        folder = recipes.RECIPES / corpus / "hparams"
+        assert sorted(p.stem for p in folder.glob("*.yaml")) == sorted(MODELS)
+
+
+def test_a_drifted_recipe_file_is_found(tmp_path, monkeypatch, capsys):
+    copy = shutil.copytree(recipes.RECIPES, tmp_path / "recipes")
+    monkeypatch.setattr(recipes, "RECIPES", copy)
+    assert recipes.main(["--check"]) == 0
+    edited = copy / "WHAM" / "hparams" / "sepformer.yaml"
+    edited.write_text(edited.read_text().replace("lr: 0.00015", "lr: 0.001"))
+    (copy / "WSJ0Mix" / "hparams" / "orphan.yaml").write_text("seed: 1\n")
+    assert recipes.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "recipes/WHAM/hparams/sepformer.yaml differs" in err
+    assert "orphan.yaml" in err
+    assert recipes.main([]) == 0  # rewrites the edited file ...
+    assert recipes.stale_files() == [copy / "WSJ0Mix/hparams/orphan.yaml"]
