@@ -6,7 +6,9 @@ exported models keep loading:
 
 - ``lobes.attention``: the one attention primitive and the layers the
   lobes share;
-- ``lobes.resepformer``: RE-SepFormer (``RESepFormer``);
+- ``lobes.resepformer``: RE-SepFormer (``RESepFormer``), with
+  ``lobes.resepformer_upstream`` converting SpeechBrain's RE-SepFormer
+  weights;
 - ``lobes.latent_xattn``: latent cross-attention (``LatentSepFormer``);
 - ``lobes.fsmn_flash``: FSMN + flash attention (``FlashFormer``).
 

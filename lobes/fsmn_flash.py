@@ -1,79 +1,15 @@
 """FlashFormer: a Transformer + gated-FSMN masknet on flash attention.
 
-After the poster "FlashFormer: design and evaluation of a fast and
-efficient single-channel speech separation model" (Dat Nguyen Duc), which
-combines Transformer layers for global context, FSMN layers (feedforward
-sequential memory) for cheap long-range memory and Flash Attention for
-IO-aware attention, at a cost linear in the input length. The poster gives
-no equations; everything below the level of those three ideas is chosen
-here, with MossFormer2's gated FSMN (Zhao et al., ICASSP 2024) as the
-reference for the memory.
-
-Architecture. The encoder output [B, N, L], as [B, L, N], runs through
-``num_layers`` identical pre-norm residual layers:
+The encoder output [B, N, L], as [B, L, N], runs through pre-norm layers
 
     x = x + GatedFSMN(LN(x))
     x = x + WindowAttention(LN(x)) + WindowSummaryAttention(LN(x))
     x = x + FeedForward(LN(x))
 
-- `GatedFSMN`: ``W_o(SiLU(W_v h) * memory(W_u h))``, the memory a stack
-  of depthwise convolutions at dilations 1, 2, 4, ... with a residual
-  around each (MossFormer2's ``Gated_FSMN`` with ``UniDeepFsmn_dilated``).
-  It carries information across window boundaries and, placed first, is
-  the attention's (relative) position code: no positional encoding.
-- `WindowAttention`: softmax self-attention inside windows of W frames,
-  shifted by W / 2 on odd layers (Swin); windows are a reshape, so all of
-  them go through one batched flash kernel call, with no ``attn_mask``.
-- `WindowSummaryAttention`, the global path: each window is summarised by
-  its mean, the summaries attend to each other, and every frame receives
-  its window's result. Summaries are a set (no positions): what they carry
-  across the input, speaker and channel identity, does not depend on
-  order, and set attention extrapolates to any length.
-- `lobes.attention.FeedForward`.
-
-A final LayerNorm, PReLU, a pointwise linear layer and ReLU give one mask
-per speaker, as in RE-SepFormer. Every attention is `lobes.attention`'s
-(flash-attn or SDPA); every norm is a LayerNorm over channels, per frame.
-
-Complexity per layer for L frames, S = L / W windows, width d, FSMN width
-H with D convolutions of K taps: time O(L (W d + d^2 + d d_ffn + d H +
-D H K)) plus O(S^2 d) for the summaries, which stays below the FFN's
-O(L d d_ffn) up to S ~ W d_ffn windows (18 hours of audio at the default
-size); memory O(L (d + d_ffn + H)): the flash/SDPA kernels store no W x W
-or S x S matrix. The default size (12 layers, d = 128, 8 heads, d_ffn
-1024, W = 256, H = 256, 2 convolutions of 39 taps) costs 6.2 GMACs per
-second of 8 kHz audio with SpeechBrain's encoder and decoder, as
-RE-SepFormer (6.3), with 6.2 M parameters (RE-SepFormer: 8.0 M).
-
-Taken from the poster: the hybrid of Transformer layers, FSMN memory and
-flash attention, at linear cost. Taken from MossFormer2: the gated FSMN (a
-memory branch times a SiLU gate) with a memory of depthwise convolutions
-at dilations 2^i, and its sizes (256 channels, 2 convolutions of
-2 * 20 - 1 = 39 taps), and windows of 256 frames. Chosen here: softmax
-attention (MossFormer's relu^2 gated attention cannot use flash kernels);
-shifted windows in place of MossFormer's linearised full-sequence
-attention; window summaries as the global path; a Transformer FFN in every
-layer; a plainer FSMN (linear projections in, PReLU and a residual per
-convolution instead of dense connections, no InstanceNorm, which looks
-across time); the FSMN first in each layer.
-
-Causal variant (``causal=True``): causal attention inside every window,
-FSMN taps in the past only, and window s receives the summary attention's
-output at window s - 1, computed causally over summaries 0..s-1, so it
-only sees finished windows. No frame looks ahead: the masknet's
-algorithmic latency is 0 frames; with SpeechBrain's encoder (kernel 16,
-stride 8) an output sample waits for at most 15 future input samples,
-1.9 ms at 8 kHz. As every norm is per frame and every path causal, the
-masks of a prefix are the prefix of the masks, and `FlashFormer.forward_chunk`
-streams the model one window (W frames) at a time, with the masks of the
-offline causal `forward`; see `FlashStreamState` for what it keeps.
-Causal windows need no mask at their left edge: a frame at the start of a
-window sees no past through that layer's attention, but at least W / 2
-past frames in one of any two consecutive layers (the windows alternate by
-W / 2), and (K - 1)(2^D - 1) past frames through each FSMN. A sliding
-window (a left context for every query) would need the previous window's
-keys under a bottom-right-aligned causal mask, which SDPA's ``is_causal``
-does not provide (and a mask rules out the flash kernels).
+(windows shifted by W / 2 on odd layers), then one mask per speaker. Time
+and memory are O(L); the causal variant streams one window at a time.
+After the FlashFormer poster (Dat Nguyen Duc) and MossFormer2's gated FSMN
+(Zhao et al., ICASSP 2024). Design notes: docs/fsmn_flash.md.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -96,21 +32,17 @@ from lobes.attention import (
 
 
 class DilatedMemory(nn.Module):
-    """FSMN memory: depthwise dilated convolutions, each with a residual.
+    """FSMN memory of [B, T, C]: depthwise convolutions at dilations 2^i.
 
-    Layer i convolves every channel over time with its own kernel of K taps
-    at dilation 2^i, then PReLU, and adds its input. The taps are centred
-    (reach (K - 1) / 2 * (2^depth - 1) frames each side) or, causal, all in
-    the past (reach (K - 1)(2^depth - 1) frames back).
+    Each adds PReLU(conv(h)) to its input h. Reach: (K - 1)(2^depth - 1)
+    frames, centred or, causal, in the past.
 
     Arguments
     ---------
     channels : int
-        Channels (each has its own kernels).
-    kernel_size : int
-        Taps K per convolution (odd).
-    depth : int
-        Convolutions, at dilations 1, 2, ..., 2^(depth - 1).
+        Channels C (each has its own kernels).
+    kernel_size, depth : int
+        Taps K per convolution (odd); convolutions (dilations 1, 2, 4, ...).
     causal : bool
         Taps in the past only: frame t sees frames <= t.
 
@@ -155,22 +87,10 @@ class DilatedMemory(nn.Module):
     def forward_chunk(
         self, x: Tensor, past: list[Tensor] | None = None
     ) -> tuple[Tensor, list[Tensor]]:
-        """Causal memory of x, the frames that follow those in ``past``.
+        """Causal memory [B, T, C] of x [B, T, C], the frames after ``past``.
 
-        Arguments
-        ---------
-        x : torch.Tensor
-            [batch, time, channels]
-        past : list of torch.Tensor, optional
-            Per convolution, its last (K - 1) 2^i input frames
-            [batch, channels, (K - 1) 2^i]; None: zeros (start of input).
-
-        Returns
-        -------
-        y : torch.Tensor
-            [batch, time, channels]
-        past : list of torch.Tensor
-            The same buffers, moved on by x.
+        ``past``: per convolution i, its last (K - 1) 2^i inputs (None: zeros);
+        returns the memory and ``past`` moved on by x.
         """
         h = x.transpose(1, 2)  # [B, C, T]
         B, C, T = h.shape
@@ -188,18 +108,14 @@ class DilatedMemory(nn.Module):
 
 
 class GatedFSMN(nn.Module):
-    """Gated FSMN: W_o(SiLU(W_v x) * memory(W_u x)), MossFormer2-style.
+    """Gated FSMN of [B, T, dim]: W_o(SiLU(W_v x) * memory(W_u x)).
 
     Arguments
     ---------
-    dim : int
-        Input and output channels.
-    hidden : int
-        Channels of the memory and the gate.
-    kernel_size : int
-        Taps per memory convolution (odd).
-    depth : int
-        Memory convolutions (dilations 1, 2, 4, ...).
+    dim, hidden : int
+        Input and output channels; channels of the memory and the gate.
+    kernel_size, depth : int
+        Taps (odd) and number of the `DilatedMemory` convolutions.
     causal : bool
         Left-only memory.
 
@@ -231,33 +147,23 @@ class GatedFSMN(nn.Module):
     def forward_chunk(
         self, x: Tensor, past: list[Tensor] | None = None
     ) -> tuple[Tensor, list[Tensor]]:
-        """Causal `forward` of x [batch, time, dim] after the frames behind
-        ``past`` (see `DilatedMemory.forward_chunk`); returns y, new past."""
+        """Causal `forward` of x after ``past``; returns y and the new past."""
         u, v = self.to_memory_and_gate(x).chunk(2, dim=-1)
         memory, past = self.memory.forward_chunk(u, past)
         return self.out(memory * F.silu(v)), past
 
 
 class WindowAttention(nn.Module):
-    """Self-attention inside windows of W frames, optionally shifted by W/2.
+    """Self-attention of [B, T, dim] inside windows of W frames (a reshape).
 
-    The windows are a reshape of the time axis (no mask, one batched kernel
-    call over all windows): the input is zero-padded at the end to whole
-    windows and, shifted, with W / 2 zero frames in front (windows start at
-    -W/2 + kW). Time O(T W dim), memory O(T dim) on the flash/SDPA kernels.
+    Complexity: time O(T W dim), memory O(T dim).
 
     Arguments
     ---------
-    dim : int
-        Model dimension.
-    nhead : int
-        Attention heads.
-    window_size : int
-        Window length W (even).
-    shifted : bool
-        Windows start at -W/2 + kW instead of kW.
-    causal : bool
-        Causal attention inside each window.
+    dim, nhead, window_size : int
+        Model dimension, attention heads, window length W (even).
+    shifted, causal : bool
+        Windows start at -W/2 + kW, not kW; causal attention in each window.
     dropout : float
         Attention dropout.
     backend : str
@@ -299,27 +205,10 @@ class WindowAttention(nn.Module):
     def forward_chunk(
         self, x: Tensor, past: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        """Causal `forward` of one block of W frames (fewer at the end).
+        """Causal `forward` of x [B, T <= W, dim], starting at a multiple of W.
 
-        Shifted, the block completes the window that began W / 2 frames
-        before it, whose first half is ``past``, and opens the next one:
-        attention over 2W frames, ``past`` recomputed (SDPA's causal mask
-        is top-left aligned, so queries cannot skip it).
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            [batch, time <= W, dim], starting at a multiple of W.
-        past : torch.Tensor, optional
-            The previous block's last W / 2 frames (shifted; 0 frames
-            otherwise) [batch, shift, dim]; None: zeros (start of input).
-
-        Returns
-        -------
-        y : torch.Tensor
-            [batch, time, dim]
-        past : torch.Tensor
-            x's last ``shift`` frames, for the next block.
+        ``past``: the last W / 2 inputs [B, shift, dim] if shifted, None for
+        zeros; returns y [B, T, dim] and x's last ``shift`` frames (next past).
         """
         B, T, D = x.shape
         W = self.window_size
@@ -333,23 +222,15 @@ class WindowAttention(nn.Module):
 
 
 class WindowSummaryAttention(nn.Module):
-    """The global path: attention over window means, broadcast back.
+    """Global path of [B, T, dim]: attention over window means, broadcast.
 
-    Non-causal, window s receives its summary's attention over all
-    summaries. Causal, window s receives the output at summary s - 1,
-    computed causally over summaries 0..s-1 (window 0 receives zeros): a
-    frame never sees its own, unfinished window. A short last window is
-    averaged over its real frames. Time O(T dim + S^2 dim + S dim^2) for
-    S = T / W windows, memory O(T dim) (flash/SDPA: no S x S matrix).
+    Causal, window s receives summary s - 1's output (window 0: zeros).
+    Complexity: time O(T dim + S^2 dim + S dim^2), S = T / W; memory O(T dim).
 
     Arguments
     ---------
-    dim : int
-        Model dimension.
-    nhead : int
-        Attention heads.
-    window_size : int
-        Window length W.
+    dim, nhead, window_size : int
+        Model dimension, attention heads, window length W.
     causal : bool
         Only earlier windows' summaries reach a window.
     dropout : float
@@ -397,27 +278,11 @@ class WindowSummaryAttention(nn.Module):
     def forward_chunk(
         self, x: Tensor, previous: Tensor | None, cache: KVCache
     ) -> tuple[Tensor, Tensor]:
-        """Causal `forward` of one window x [batch, time <= W, dim].
+        """Causal `forward` of one window x [B, T <= W, dim].
 
-        One attention step: the previous window's summary, over the cached
-        keys/values of every summary before it (O(windows so far)).
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            [batch, time, dim], one window.
-        previous : torch.Tensor or None
-            The previous window's summary [batch, 1, dim]; None for the
-            first window (which receives zeros).
-        cache : KVCache
-            Keys/values of the summaries before ``previous``; appended to.
-
-        Returns
-        -------
-        g : torch.Tensor
-            Global context [batch, time, dim].
-        summary : torch.Tensor
-            x's summary [batch, 1, dim], the next window's ``previous``.
+        ``previous``: the last window's summary [B, 1, dim], None for the first;
+        ``cache``: the keys/values of those before it, appended to. Returns the
+        context [B, T, dim] and x's summary, the next ``previous``.
         """
         if previous is None:
             g = x.new_zeros(x.shape[0], 1, x.shape[2])
@@ -428,20 +293,11 @@ class WindowSummaryAttention(nn.Module):
 
 @dataclass
 class LayerStreamState:
-    """What one causal `FlashFormerLayer` keeps between windows.
-
-    Arguments
-    ---------
-    fsmn : list of torch.Tensor, optional
-        Per FSMN convolution i, its last (K - 1) 2^i input frames
-        [batch, fsmn_hidden, (K - 1) 2^i]; None before the first window.
-    window : torch.Tensor, optional
-        Shifted layers: the last W / 2 attention inputs [batch, W/2, dim]
-        (0 frames otherwise); None before the first window.
-    summary : torch.Tensor, optional
-        The last window's summary [batch, 1, dim]; None before it.
-    cache : KVCache
-        Global path's keys/values of every summary before ``summary``.
+    """What one causal `FlashFormerLayer` keeps between windows (None: none
+    yet): ``fsmn``, per FSMN convolution i its last (K - 1) 2^i inputs;
+    ``window``, the last W / 2 attention inputs (shifted layers); ``summary``,
+    the last window's summary [B, 1, dim]; ``cache``, the global path's keys
+    and values of the summaries before it.
     """
 
     fsmn: list[Tensor] | None = None
@@ -451,29 +307,16 @@ class LayerStreamState:
 
 
 class FlashFormerLayer(nn.Module):
-    """Pre-norm FSMN, then window + summary attention, then FFN.
-
-    x += FSMN(LN(x)); x += Local(LN(x)) + Global(LN(x)) (one LayerNorm
-    for both attentions); x += FFN(LN(x)).
+    """Pre-norm layer on [B, T, dim]: FSMN, window + summary attention, FFN.
 
     Arguments
     ---------
-    dim : int
-        Model dimension.
-    nhead : int
-        Attention heads.
-    d_ffn : int
-        Feed-forward hidden dimension.
-    window_size : int
-        Attention window W (even).
+    dim, nhead, d_ffn, window_size : int
+        Model dimension, heads, feed-forward dimension, attention window W.
     shifted : bool
         Windows shifted by W / 2.
-    fsmn_hidden : int
-        Channels of the gated FSMN.
-    fsmn_kernel_size : int
-        Taps per FSMN convolution (odd).
-    fsmn_depth : int
-        FSMN convolutions (dilations 1, 2, 4, ...).
+    fsmn_hidden, fsmn_kernel_size, fsmn_depth : int
+        Channels, taps (odd) and convolutions of the gated FSMN.
     dropout : float
         Dropout on attention weights, residual branches and FFN hidden.
     causal : bool
@@ -527,8 +370,7 @@ class FlashFormerLayer(nn.Module):
         return x + self.dropout(self.ffn(self.ffn_norm(x)))
 
     def forward_chunk(self, x: Tensor, state: LayerStreamState) -> Tensor:
-        """Causal `forward` of one window x [batch, time <= W, dim] (same
-        shape out), after the windows behind ``state`` (updated)."""
+        """Causal `forward` of a window x, after ``state`` (updated)."""
         f, state.fsmn = self.fsmn.forward_chunk(self.fsmn_norm(x), state.fsmn)
         x = x + self.dropout(f)
         h = self.attention_norm(x)
@@ -544,20 +386,8 @@ class FlashFormerLayer(nn.Module):
 
 @dataclass
 class FlashStreamState:
-    """What `FlashFormer.forward_chunk` keeps between windows.
-
-    Per layer, a constant (K - 1)(2^D - 1) FSMN frames of fsmn_hidden
-    channels, W / 2 attention inputs (shifted layers) and one summary,
-    plus the global path's keys/values, one per past window. No position:
-    windows are aligned by the calls themselves, and nothing else in the
-    causal model looks across time.
-
-    Arguments
-    ---------
-    layers : list of LayerStreamState
-        One per layer.
-    closed : bool
-        A short, final window was consumed: the stream has ended.
+    """What `FlashFormer.forward_chunk` keeps: one `LayerStreamState` per
+    layer, and whether a short, final window ``closed`` the stream.
     """
 
     layers: list[LayerStreamState]
@@ -565,23 +395,12 @@ class FlashStreamState:
 
 
 class FlashFormer(nn.Module):
-    """FlashFormer masknet: FSMN + windowed flash attention + global path.
+    """FlashFormer masknet: encoder output [B, N, L] -> masks [spks, B, N, L].
 
-    Masknet contract of `Dual_Path_Model`: encoder output [B, N, L] in,
-    masks [num_spks, B, N, L] out, any L (the attentions zero-pad to whole
-    windows inside). See the module docstring for the design.
-
-    Complexity (see the module docstring): time and memory O(L) per
-    layer, plus an O((L / W)^2 d) term in the global path that stays
-    negligible up to hours of audio.
-
-    Causal (``causal=True``): no frame sees a later one. Algorithmic
-    latency 0 frames; with the encoder's kernel 16 / stride 8, an output
-    sample waits for at most 15 input samples, 1.9 ms at 8 kHz. It streams
-    by `forward_chunk`, ``stream_frames`` (= W) frames per call.
-
-    The default size costs 6.2 GMACs per second of 8 kHz audio with the
-    encoder and decoder (RE-SepFormer: 6.3) for 6.2 M parameters.
+    Complexity: time and memory O(L), plus a negligible O((L / W)^2 d).
+    Causal latency: 0 frames (15 samples, 1.9 ms at 8 kHz, with the encoder).
+    Default size, with encoder and decoder: 6.41 GMACs per second of 8 kHz
+    audio, 6.22 M parameters.
 
     Arguments
     ---------
@@ -591,25 +410,19 @@ class FlashFormer(nn.Module):
         Number of speakers (masks).
     num_layers : int
         FlashFormer layers; odd ones have shifted windows.
-    nhead : int
-        Attention heads.
-    d_ffn : int
-        Feed-forward hidden dimension.
+    nhead, d_ffn : int
+        Attention heads; feed-forward hidden dimension.
     window_size : int
         Attention window W in frames (even).
-    fsmn_hidden : int
-        Channels of the gated FSMN.
-    fsmn_kernel_size : int
-        Taps per FSMN convolution (odd).
-    fsmn_depth : int
-        FSMN convolutions per layer (dilations 1, 2, 4, ...).
+    fsmn_hidden, fsmn_kernel_size, fsmn_depth : int
+        Gated FSMN channels, taps per convolution (odd) and convolutions per
+        layer (dilations 1, 2, 4, ...).
     dropout : float
         Dropout rate.
     causal : bool
-        Causal model (see above).
+        No frame sees a later one; streams with `forward_chunk`.
     backend : str
-        Backend of `lobes.attention.attend` (``auto``, ``flash_attn``,
-        ``sdpa``, ``math``).
+        `lobes.attention.attend` backend: auto, flash_attn, sdpa or math.
 
     Example
     -------
@@ -629,7 +442,7 @@ class FlashFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
-    linear_in_length = True  # time and memory O(L): see Complexity
+    linear_in_length = True  # time and memory O(L)
 
     def __init__(
         self,
@@ -703,30 +516,21 @@ class FlashFormer(nn.Module):
 
     @property
     def stream_frames(self) -> int:
-        """Encoder frames per `forward_chunk` call: one window, W. Each call
-        then completes one attention window and one window summary, so the
-        state and the cost per call stay constant (bar the global path)."""
+        """Encoder frames per `forward_chunk` call: one window, W."""
         return self.window_size
 
     @torch.no_grad()
     def forward_chunk(
         self, x: Tensor, state: FlashStreamState | None = None
     ) -> tuple[Tensor, FlashStreamState]:
-        """Streams a causal model one window at a time.
+        """Streams a causal model one window at a time, as the causal `forward`.
 
-        Feed consecutive blocks of exactly ``stream_frames`` (= W) encoder
-        frames (the last one may be shorter, which ends the stream); the
-        masks equal the offline causal `forward` of the concatenated
-        input. Each call costs what `forward` costs per W frames, except
-        that shifted layers attend over 2W frames and that the global path
-        attends over the cached summaries of every past window: O(windows
-        so far) per call, like RE-SepFormer's memory. The rest of the
-        state, `FlashStreamState`, does not grow.
+        Cost per call: O(W) plus O(windows so far) in the global path.
 
         Arguments
         ---------
         x : torch.Tensor
-            Encoder frames [B, N, T], T == stream_frames (<= it at the end).
+            Encoder frames [B, N, T], T == stream_frames (< it ends the stream).
         state : FlashStreamState, optional
             What the previous call returned; None to start a stream.
 

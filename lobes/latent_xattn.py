@@ -1,89 +1,19 @@
-"""LatentSepFormer: a learned latent cross-attends to the chunked encoder
-output, replacing SepFormer's intra/inter Transformers.
+"""LatentSepFormer masknet: learned latents cross-attend to the chunked
+encoder output, replacing SepFormer's intra/inter Transformers.
 
 Source: the note "SepFormer modified with Persistence"
-(``seeds/latent-cross-attention-notes.txt``). Names below: encoder channels
-F, byte channels F', frames L, chunk length K, chunks S, latent per chunk
-[a, b], persistent global latents [m, d_g], attention width d.
-
-What follows the note as written:
-
-1. The byte array is the chunked encoder output h' [F', K, S] (the note's
-   B_{A x B x C}); the short pass views it as tokens (feature, chunk) with
-   the within-chunk time as embedding (B_{(A x C) x B}), exactly the
-   note's permutation, so each feature's K-frame trajectory is one token
-   and the key/value weights map K -> d (the note's W_{B x b}).
-2. A learned latent L_{a x b x c} queries it: a latent tokens of size b
-   per chunk with b < K (the note's "Idea 1: make the latent a smaller
-   chunk size than the byte chunk"), softmax(Q K^T / sqrt(d)) V with
-   queries from the latent (the note's W_{b x b}): "Short Cross
-   Attention".
-3. "Short Latent Transformation": self-attention among the a latents of a
-   chunk, then "Long Cross Attention" across chunks and "Long Latent
-   Transformation", in this order, the whole repeated R times ("repeat
-   N-times" of the SepFormer block); the latent state persists across the
-   repeats (the "Persistence" of the title).
-4. Decoder: masks M, M * h, transposed convolution (the encoder/decoder of
-   `speechbrain.lobes.models.dual_path`, outside this module).
-
-What was changed, and why:
-
-5. Short pass restricted to the chunk. Written literally, Q_{(a x c) x b}
-   K^T_{b x (A x C)} lets every latent of every chunk attend to every
-   feature of every chunk: O(S^2) and not causal. The note calls it the
-   short (intra) pass, so latents of chunk s attend to the features of
-   chunk s only (a batch of B*S small attentions).
-6. Long pass over chunk tokens, not with the chunk axis as embedding. The
-   note's long pass permutes to [(a x b) x c] and applies W_{c x c}: a
-   weight on the chunk axis, whose size S grows with the input, cannot
-   exist (Linformer's fixed-length limit). Instead each chunk's latent,
-   flattened to [a*b], is one token of a sequence of S tokens, and the
-   long pass reads these tokens instead of the bytes (they already
-   summarise their chunk; reading the bytes again would cost a second
-   K -> d projection of the whole input).
-7. Persistent global latents (Perceiver / Set Transformer ISAB / Luna
-   "pack and unpack"): m learned latents G [m, d_g] cross-attend to the
-   chunk tokens (long cross-attention, "pack"), self-attend (long latent
-   transformation), and the chunk tokens cross-attend back to them
-   ("unpack"). Cost O(S m) instead of O(S^2); G is carried across repeats
-   like the chunk latents. No position code on the chunk axis: the global
-   latents summarise the set of chunks (speaker identities, the cue for a
-   consistent speaker order across chunks), and a position code (the
-   reference design adds one) would be out of range on inputs longer than
-   the training crops.
-8. Full-resolution masks. One small latent cannot carry a mask of F x L
-   values, so the latent lives per chunk (item 2) and the masks are
-   decoded Perceiver-IO style: in every repeat, the byte tokens (queries,
-   K -> d) cross-attend to their chunk's latents (d -> K back onto the
-   bytes, residual), then a feed-forward network mixes the F' channels of
-   each frame (the feature-as-token view never mixes channels within a
-   frame; SepFormer's position-wise FFN does). The next repeat reads the
-   updated bytes. A learned feature-identity embedding E_f [F', K] is
-   added to the bytes once, since attention over feature tokens is
-   otherwise blind to which feature is which.
-9. Attention width d (default 160, 4 heads) instead of the note's b:
-   queries b -> d, keys/values K -> d, output d -> b, and back onto the
-   bytes d -> K. With d >= K the byte update can take any time course
-   within the chunk; with the note's width b < K it would be confined to
-   a b-dimensional subspace.
-10. Pre-norm residual blocks (LayerNorm before every attention and FFN,
-    a residual around each), the usual way to train deep stacks (R = 16
-    by default); the note does not specify normalisation.
-11. Input and output as `Dual_Path_Model`: norm, 1x1 conv F -> F',
-    non-overlapping chunks (as RE-SepFormer: half the cost of SepFormer's
-    50 % overlap), and its head (PReLU, 1x1 conv to F' per speaker,
-    tanh * sigmoid gate, 1x1 conv F' -> F, ReLU).
-12. Causal variant (not in the note): per-frame LayerNorm instead of the
-    global norm, and the long pass becomes causal attention among the
-    chunk tokens (chunk s reads chunks 0..s; no global latents). A causal
-    pack needs for every chunk s its own summary of chunks 0..s: with
-    queries from the carried global latents that is O(S^2) attention of
-    m queries each, and a linear prefix softmax (a cumulative scan with
-    fixed queries) is no fused attention kernel, so it would be a second
-    attention beside `lobes.attention`. Causal attention over the chunk
-    tokens is exact, runs in those kernels and costs O(S^2 d_g) with a
-    small constant (see the class). Everything inside a chunk still mixes,
-    hence a look-ahead of up to one chunk.
+(``seeds/latent-cross-attention-notes.txt``), design in docs/latent_xattn.md.
+As in the note: (1) byte tokens (feature, chunk) embed the chunk's K frames;
+(2) per-chunk latents [a, b], b < K, read them (short cross-attention);
+(3) short, then long latent transformations, R repeats, latents persist;
+(4) masks M * h and SpeechBrain's decoder (outside this module).
+Changed: (5) the latents of a chunk read that chunk only;
+(6) long pass over chunk tokens [S, a*b], no weight on the chunk axis;
+(7) m persistent global latents pack/unpack the chunk tokens, O(S m);
+(8) bytes (+ feature embedding) read back their latents, channel FFN;
+(9) attention width d >= K instead of b; (10) pre-norm residual blocks;
+(11) `Dual_Path_Model`'s input and head, non-overlapping chunks;
+(12) causal variant: causal attention over chunk tokens, per-frame norm.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -106,29 +36,17 @@ LN_EPS = 1e-6
 
 
 class CrossAttention(nn.Module):
-    """Multi-head attention from queries of one width to a context of another.
-
-    Queries ``query_dim -> dim``, keys/values ``context_dim -> dim``,
-    output ``dim -> query_dim``: the note's W_{b x b} / W_{B x b} maps,
-    without first projecting both sides to a common width (which
-    `lobes.attention.MultiHeadAttention` needs, and which would cost a
-    second projection of every byte token). Attention runs through
-    `lobes.attention.attend`.
+    """Multi-head attention from queries [B, T, query_dim] to a context
+    [B, Tc, context_dim] of another width, each projected straight to ``dim``.
 
     Arguments
     ---------
-    query_dim : int
-        Width of the query tokens (and of the output).
-    context_dim : int
-        Width of the context tokens.
-    dim : int
-        Attention width (a multiple of ``nhead``).
+    query_dim, context_dim, dim : int
+        Widths of the queries (and output), of the context, of the attention.
     nhead : int
-        Attention heads.
-    dropout : float
-        Dropout on the attention weights while training.
-    backend : str
-        Backend of `lobes.attention.attend`.
+        Attention heads (dividing ``dim``).
+    dropout, backend
+        Dropout on the attention weights; backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -159,21 +77,8 @@ class CrossAttention(nn.Module):
     def forward(
         self, x: Tensor, context: Tensor, causal: bool = False
     ) -> Tensor:
-        """Attends from x to context.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            Queries [batch, length, query_dim].
-        context : torch.Tensor
-            Keys/values source [batch, context_length, context_dim].
-        causal : bool
-            Query i sees context positions <= i (same lengths).
-
-        Returns
-        -------
-        torch.Tensor
-            [batch, length, query_dim]
+        """Returns [B, T, query_dim]: queries x [B, T, query_dim] read context
+        [B, Tc, context_dim] (if ``causal``, query i sees positions <= i only).
         """
         B, T, _ = x.shape
         H = self.nhead
@@ -192,22 +97,12 @@ class CrossAttention(nn.Module):
 
 
 class CrossAttentionLayer(nn.Module):
-    """x + CrossAttention(LN(x), LN(context)): a pre-norm read.
+    """Pre-norm read: x + CrossAttention(LN(x), LN(context)).
 
     Arguments
     ---------
-    query_dim : int
-        Width of x.
-    context_dim : int
-        Width of the context.
-    dim : int
-        Attention width.
-    nhead : int
-        Attention heads.
-    dropout : float
-        Dropout on attention weights and on the residual branch.
-    backend : str
-        Backend of `lobes.attention.attend`.
+    query_dim, context_dim, dim, nhead, dropout, backend
+        As `CrossAttention`; ``dropout`` also on the residual branch.
 
     Example
     -------
@@ -234,19 +129,8 @@ class CrossAttentionLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
-        """Updates x [batch, length, query_dim] from context.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            [batch, length, query_dim]
-        context : torch.Tensor
-            [batch, context_length, context_dim]
-
-        Returns
-        -------
-        torch.Tensor
-            [batch, length, query_dim]
+        """Returns x [B, T, query_dim] updated from what it reads in context
+        [B, Tc, context_dim].
         """
         update = self.attn(self.norm(x), self.context_norm(context))
         return x + self.dropout(update)
@@ -257,10 +141,8 @@ class ResidualFeedForward(nn.Module):
 
     Arguments
     ---------
-    dim : int
-        Width of x.
-    d_ffn : int
-        Hidden width.
+    dim, d_ffn : int
+        Width of x; hidden width.
     dropout : float
         Dropout in the FFN and on the residual branch.
 
@@ -282,28 +164,18 @@ class ResidualFeedForward(nn.Module):
 
 
 class GlobalLatents(nn.Module):
-    """Long pass through m persistent latents: pack, transform, unpack.
-
-    G += CrossAttention(LN(G), LN(U)) (pack: the global latents read every
-    chunk token), G = TransformerLayer(G) (long latent transformation),
-    U += CrossAttention(LN(U), LN(G)) (unpack: every chunk token reads the
-    global latents). Time O(S m d_g + m^2 d_g) for S chunk tokens; looks at
-    every chunk, so non-causal only.
+    """Non-causal long pass: m persistent latents G [B, m, dim] read all chunk
+    tokens U [B, S, token_dim] (pack), self-attend (transform), and U reads
+    them back (unpack). Time O(S m d_g + m^2 d_g) for S chunk tokens.
 
     Arguments
     ---------
-    token_dim : int
-        Width of a chunk token (a * b).
-    dim : int
-        Width d_g of the global latents (and of both attentions).
-    nhead : int
-        Attention heads.
-    d_ffn : int
-        Hidden width of the latent transformation's FFN.
-    dropout : float
-        Dropout rate.
-    backend : str
-        Backend of `lobes.attention.attend`.
+    token_dim, dim : int
+        Width of a chunk token (a * b); width d_g of G and of both attentions.
+    nhead, d_ffn : int
+        Attention heads; hidden width of the transformation's FFN.
+    dropout, backend
+        Dropout rate; backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -333,45 +205,23 @@ class GlobalLatents(nn.Module):
         )
 
     def forward(self, tokens: Tensor, latents: Tensor) -> tuple[Tensor, Tensor]:
-        """Exchanges information between all chunk tokens of a sequence.
-
-        Arguments
-        ---------
-        tokens : torch.Tensor
-            Chunk tokens U [batch, S, token_dim].
-        latents : torch.Tensor
-            Global latents G [batch, m, dim].
-
-        Returns
-        -------
-        tokens : torch.Tensor
-            Updated U [batch, S, token_dim].
-        latents : torch.Tensor
-            Updated G [batch, m, dim].
+        """Returns the chunk tokens U [B, S, token_dim] and global latents
+        G [B, m, dim] after pack, transform and unpack.
         """
         latents = self.transform(self.pack(latents, tokens))
         return self.unpack(tokens, latents), latents
 
 
 class CausalChunkAttention(nn.Module):
-    """Causal long pass: U += CausalAttention(LN(U)) over chunk tokens.
-
-    Chunk token s reads chunk tokens 0..s through causal attention of
-    width d_g. Time O(S^2 d_g) for S chunks (fused attention: memory
-    O(S d_g)).
+    """Causal long pass: chunk token s of U [B, S, token_dim] reads tokens 0..s,
+    U += CausalAttention(LN(U)). Time O(S^2 d_g), memory O(S d_g) (fused).
 
     Arguments
     ---------
-    token_dim : int
-        Width of a chunk token (a * b).
-    dim : int
-        Attention width d_g.
-    nhead : int
-        Attention heads.
-    dropout : float
-        Dropout rate.
-    backend : str
-        Backend of `lobes.attention.attend`.
+    token_dim, dim, nhead : int
+        Width of a chunk token (a * b); attention width d_g; heads.
+    dropout, backend
+        Dropout rate; backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -396,50 +246,26 @@ class CausalChunkAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        """Returns the updated chunk tokens [batch, S, token_dim]."""
+        """Returns the updated chunk tokens [B, S, token_dim]."""
         normed = self.norm(tokens)
         return tokens + self.dropout(self.attn(normed, normed, causal=True))
 
 
 class LatentRepeat(nn.Module):
-    """One repeat: short pass, long pass, byte update.
-
-    S1 latents += read(bytes) and FFN; S2 self-attention among the a
-    latents of each chunk; L the long pass over chunk tokens
-    (`GlobalLatents`, or `CausalChunkAttention` when causal; none when
-    ``long_pass`` is False); D bytes += read(latents) (Perceiver-IO
-    decode), then a channel-mixing FFN over the F' features of each frame.
+    """One repeat over byte tokens [B*S, F', K] and chunk latents [B*S, a, b]:
+    `short_pass` (latents read their chunk, self-attend), `long_range` over
+    chunk tokens, `decode` (bytes read their chunk's latents, channel FFN).
 
     Arguments
     ---------
-    byte_channels : int
-        Byte features F' (tokens of the short pass).
-    chunk_size : int
-        Chunk length K (embedding width of a byte token).
-    num_latents : int
-        Latent tokens per chunk a.
-    latent_dim : int
-        Width b of a latent token.
-    attention_dim : int
-        Width d of the byte <-> latent attentions.
-    nhead : int
-        Attention heads (of every attention).
-    d_ffn : int
-        Hidden width of the channel-mixing FFN.
-    latent_d_ffn : int
-        Hidden width of the latent FFNs.
-    long_pass : bool
-        Whether chunks exchange information (the global path).
-    global_dim : int
-        Width d_g of the long pass.
-    global_d_ffn : int
-        Hidden width of the global latents' FFN.
-    dropout : float
-        Dropout rate.
-    causal : bool
-        Causal long pass.
-    backend : str
-        Backend of `lobes.attention.attend`.
+    byte_channels, chunk_size, num_latents, latent_dim, attention_dim : int
+        F', K, a, b and d, as in `LatentSepFormer`.
+    nhead, d_ffn, latent_d_ffn, global_dim, global_d_ffn : int
+        As in `LatentSepFormer`.
+    long_pass, causal : bool
+        Whether there is a long pass; whether it is causal.
+    dropout, backend
+        Dropout rate; backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -496,66 +322,23 @@ class LatentRepeat(nn.Module):
         glob: Tensor | None,
         batch_size: int,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Runs one repeat over all chunks of a batch at once.
-
-        Arguments
-        ---------
-        bytes_ : torch.Tensor
-            Byte tokens [B*S, F', K].
-        latents : torch.Tensor
-            Chunk latents [B*S, a, b].
-        glob : torch.Tensor or None
-            Global latents [B, m, d_g] (non-causal long pass only).
-        batch_size : int
-            B.
-
-        Returns
-        -------
-        bytes_, latents, glob
-            Updated, same shapes.
+        """Returns bytes_ [B*S, F', K], latents [B*S, a, b] and glob [B, m, d_g]
+        (or None) after one repeat over all chunks of a batch of batch_size B.
         """
         latents = self.short_pass(bytes_, latents)
         latents, glob = self.long_range(latents, glob, batch_size)
         return self.decode(bytes_, latents), latents, glob
 
     def short_pass(self, bytes_: Tensor, latents: Tensor) -> Tensor:
-        """S1, S2: the latents of each chunk read its bytes, then mix.
-
-        Chunk-local: any subset of chunks can go through on its own.
-
-        Arguments
-        ---------
-        bytes_ : torch.Tensor
-            Byte tokens [chunks, F', K].
-        latents : torch.Tensor
-            Chunk latents [chunks, a, b].
-
-        Returns
-        -------
-        torch.Tensor
-            Updated chunk latents [chunks, a, b].
+        """Returns latents [n, a, b] updated from the bytes [n, F', K] of their
+        chunk, then mixed (chunk-local: any n chunks).
         """
         return self.short(self.read_ffn(self.read(latents, bytes_)))
 
     def long_range(
         self, latents: Tensor, glob: Tensor | None, batch_size: int
     ) -> tuple[Tensor, Tensor | None]:
-        """L: the chunk latents of each sequence exchange information.
-
-        Arguments
-        ---------
-        latents : torch.Tensor
-            Chunk latents [B*S, a, b].
-        glob : torch.Tensor or None
-            Global latents [B, m, d_g] (non-causal long pass only).
-        batch_size : int
-            B.
-
-        Returns
-        -------
-        latents, glob
-            Updated, same shapes.
-        """
+        """Returns latents [B*S, a, b] and glob exchanged across chunks."""
         if self.long is None:
             return latents, glob
         # chunk latents [B*S, a, b] -> chunk tokens [B, S, a*b]
@@ -567,21 +350,8 @@ class LatentRepeat(nn.Module):
         return tokens.view_as(latents), glob
 
     def decode(self, bytes_: Tensor, latents: Tensor) -> Tensor:
-        """D: the bytes read their chunk's latents, then mix channels.
-
-        Chunk-local: any subset of chunks can go through on its own.
-
-        Arguments
-        ---------
-        bytes_ : torch.Tensor
-            Byte tokens [chunks, F', K].
-        latents : torch.Tensor
-            Chunk latents [chunks, a, b].
-
-        Returns
-        -------
-        torch.Tensor
-            Updated byte tokens [chunks, F', K].
+        """Returns bytes [n, F', K] updated from the latents [n, a, b] of their
+        chunk, then channel-mixed (chunk-local: any n chunks).
         """
         bytes_ = self.write(bytes_, latents)
         # channel mixing per frame: [chunks, F', K] -> [chunks, K, F'] and back
@@ -589,85 +359,37 @@ class LatentRepeat(nn.Module):
 
 
 class LatentSepFormer(nn.Module):
-    """Latent cross-attention masknet (see the module docstring).
-
-    Encoder output x [B, F, L] -> norm, 1x1 conv -> bytes [B, F', L] ->
-    zero-padded to S = ceil(L / K) non-overlapping chunks -> byte tokens
-    [B*S, F', K] (+ feature embedding E_f [F', K]); chunk latents
-    [B*S, a, b] start from a learned L0 [a, b], global latents [B, m, d_g]
-    from a learned G0 [m, d_g]; R repeats of `LatentRepeat`; per-frame
-    LayerNorm, then `Dual_Path_Model`'s head: masks [num_spks, B, F, L].
-
-    Complexity for L frames (S = L / K chunks), per repeat: time
-    O(L F' (d + d_ffn)) for the byte projections and the channel FFN,
-    O(S a (F' d + b^2 + b d_ffn_latent)) in the chunk latents,
-    O(S (a b + m) d_g + m^2 d_g) in the long pass: linear in L. Memory
-    O(L (F' + F spks)) for the bytes and the masks; under
-    ``torch.no_grad()`` the short pass, the byte update and the head run
-    ``group_chunks`` chunks at a time, in place, so working memory beyond
-    that is O(group_chunks K d_ffn) instead of O(L d_ffn), and stays in
-    cache.
-    Causal: the long pass adds O(S^2 d_g) time (memory stays O(S d_g),
-    fused attention); with the defaults (K = 150, d_g = 128, R = 16) that
-    term, counted as full attention, is 0.2 % of the MACs on 64 s of audio
-    and 11 % on one hour (half that in the causal kernel, which skips
-    masked blocks).
-
-    Causal (``causal=True``): per-frame LayerNorm instead of the global
-    norm, and causal attention over chunk tokens in the long pass. Within a
-    chunk everything mixes (the K -> d maps see the whole chunk), so a
-    frame depends on the past and on the rest of its own chunk: the
-    algorithmic latency is K - 1 frames of look-ahead, 149 frames for
-    K = 150; with the encoder of kernel 16 and stride 8, an output sample
-    waits for (K - 1) * 8 + 16 - 1 = 1207 input samples, 150.9 ms at 8 kHz
-    (the same as RE-SepFormer's with its C = 150).
-
-    The chunk length is part of the weights (byte tokens embed the K frames
-    of their chunk), so a trained model keeps its ``chunk_size``.
+    """Latent cross-attention masknet: encoder output [B, F, L] -> byte tokens
+    [B*S, F', K] in S = ceil(L / K) chunks -> R `LatentRepeat` with chunk
+    latents [B*S, a, b] and global latents [B, m, d_g] -> `Dual_Path_Model`'s
+    head -> masks [num_spks, B, F, L].
+    Time and memory O(L); causal look-ahead K - 1 frames (149 frames, 150.9 ms
+    at 8 kHz with K = 150 and the encoder's kernel 16 / stride 8).
 
     Arguments
     ---------
-    in_channels : int
-        Encoder channels F.
-    byte_channels : int
-        Channels F' of the byte array (1x1 conv F -> F').
-    num_spks : int
-        Number of speakers (masks).
-    chunk_size : int
-        Chunk length K in frames.
-    num_repeats : int
-        Repeats R.
-    num_latents : int
-        Latent tokens per chunk a.
-    latent_dim : int
-        Width b of a latent token (the note's latent chunk, b < K).
-    attention_dim : int
-        Width d of the byte <-> latent attentions.
+    in_channels, byte_channels, num_spks : int
+        Encoder channels F; byte channels F' (1x1 conv F -> F'); speakers.
+    chunk_size, num_repeats : int
+        Chunk length K in frames (fixed by the trained weights); repeats R.
+    num_latents, latent_dim, attention_dim : int
+        Latents a per chunk; their width b (b < K); byte <-> latent width d.
     nhead : int
-        Heads of every attention (divides latent_dim, attention_dim and
-        global_dim).
-    d_ffn : int
-        Hidden width of the channel-mixing FFN of the bytes.
-    latent_d_ffn : int
-        Hidden width of the chunk latents' FFNs.
-    num_global_latents : int
-        Persistent global latents m (non-causal long pass).
-    global_dim : int
-        Width d_g of the global latents / of the causal long pass.
-    global_d_ffn : int
-        Hidden width of the global latents' FFN.
+        Heads of every attention; divides latent, attention and global dims.
+    d_ffn, latent_d_ffn : int
+        Hidden widths of the bytes' channel FFN and of the latents' FFNs.
+    num_global_latents, global_dim, global_d_ffn : int
+        Global latents m; their width d_g (also causal long pass); FFN width.
     long_pass : bool
-        Global path on (chunks exchange information) or off (ablation:
-        every chunk is separated on its own).
+        Chunks exchange information (False: each on its own, an ablation).
     tied_repeats : bool
         Repeats 2..R share their weights (as in Perceiver).
     dropout : float
         Dropout rate.
     causal : bool
-        Causal model (see above).
+        Per-frame norm and causal long pass.
     group_chunks : int, optional
-        Chunks per group at inference; None:
-        `lobes.attention.inference_chunk_group`.
+        Chunks per group under no_grad; None: `inference_chunk_group`.
     backend : str
         Backend of `lobes.attention.attend`.
 
@@ -691,7 +413,7 @@ class LatentSepFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
-    linear_in_length = True  # time and memory O(L): see Complexity
+    linear_in_length = True  # time and memory O(L)
 
     def __init__(
         self,
@@ -740,10 +462,7 @@ class LatentSepFormer(nn.Module):
             nn.LayerNorm(F_, eps=1e-8) if causal else nn.GroupNorm(1, F_, 1e-8)
         )
         self.bottleneck = nn.Conv1d(F_, Fb, 1, bias=False)
-        # small initial values: the first read (queries LN(L0), LN(G0))
-        # does not depend on their scale, and what it reads then dominates
-        # the latents' residual stream instead of a constant shared by all
-        # chunks
+        # small initial values, so that what the first read sees dominates
         self.feature_embedding = nn.Parameter(  # E_f
             0.02 * torch.randn(Fb, chunk_size)
         )
@@ -787,12 +506,7 @@ class LatentSepFormer(nn.Module):
         self.out = nn.Linear(Fb, F_, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Estimates the masks.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            Encoder output [B, F, L].
+        """Estimates the masks from the encoder output x [B, F, L].
 
         Returns
         -------
@@ -831,11 +545,8 @@ class LatentSepFormer(nn.Module):
     def _forward_grouped(
         self, bytes_: Tensor, latents: Tensor, glob: Tensor | None, B: int
     ) -> Tensor:
-        """Inference: the chunk-local steps over groups of ``group_chunks``
-        chunks, updating bytes and latents in place, so that beyond the
-        bytes and the masks working memory does not grow with the length.
-
-        Returns the masks [B*S, K, spks, F].
+        """Inference: chunk-local steps group by group, in place; masks
+        [B*S, K, spks, F].
         """
         G = self.group_chunks or inference_chunk_group(bytes_.device)
         groups = [slice(s, s + G) for s in range(0, len(bytes_), G)]

@@ -3,25 +3,12 @@
 Della Libera, Subakan, Ravanelli, Cornell, Lepoutre, Grondin,
 "Resource-Efficient Separation Transformer", ICASSP 2024, section 2.3.
 The encoder output is cut into non-overlapping chunks of C frames;
-IntraTransformer1 runs inside each chunk; each chunk is summarised by its
-time average; the MemoryTransformer runs over the summaries (chunk axis);
-its output is added back to every frame of its chunk; IntraTransformer2
-runs inside each chunk; PReLU, a pointwise linear layer and ReLU give one
-mask per speaker.
-
-The computation is the one of SpeechBrain's
-``speechbrain.lobes.models.resepformer.ResourceEfficientSeparator`` with
-``SBTransformerBlock_wnormandskip`` seg/mem models and ``mem_type="av"``
-(the published recipe), and its weights load through
-`convert_upstream_state_dict` / `RESepFormer.from_upstream`. Differences:
-every attention goes through `lobes.attention.attend` (fused, never the
-C x C weights upstream returns), the layout stays [chunks, time, channels]
-(no permute per block), inference runs the chunk-local transformers over
-bounded groups of chunks (working memory independent of the input length,
-matrices that stay in cache), and the memory transformer attends within
-each batch item (upstream folds the batch into its sequence axis, so with
-batch > 1 its chunks attend to other items' chunks; with batch 1 the two
-agree).
+IntraTransformer1 runs inside each chunk, the MemoryTransformer over the
+chunks' time averages, whose output is added back to every frame of its
+chunk, IntraTransformer2 inside each chunk; PReLU, a linear layer and ReLU
+give one mask per speaker. SpeechBrain's ``ResourceEfficientSeparator``
+weights (published recipe) load via `RESepFormer.from_upstream`
+(`lobes.resepformer_upstream`). Design notes: docs/resepformer.md.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -33,14 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from speechbrain.lobes.models.dual_path import (
-    CumulativeLayerNorm,
-    GlobalLayerNorm,
-)
-from speechbrain.lobes.models.resepformer import (
-    ResourceEfficientSeparator,
-    SBTransformerBlock_wnormandskip,
-)
+from speechbrain.lobes.models.resepformer import ResourceEfficientSeparator
 from torch import Tensor
 
 from lobes.attention import (
@@ -49,6 +29,11 @@ from lobes.attention import (
     check_frames,
     inference_chunk_group,
     mask_head,
+)
+from lobes.resepformer_upstream import (
+    convert_upstream_state_dict,
+    upstream_config,
+    upstream_module_config,
 )
 
 # upstream normalises with float32's machine epsilon
@@ -240,23 +225,12 @@ class RESepFormer(nn.Module):
     whole zero chunk when chunk_size divides L) so that converted upstream
     weights give the same masks.
 
-    Complexity for L frames, chunk C, dimension d, S = L / C chunks:
-    time O(L (C d + d d_ffn)) in the chunk transformers plus
-    O(S^2 d + S d d_ffn) in the memory transformer, whose S^2 attention
-    term stays below the chunk transformers' cost while
-    S < C (2 C + 4 d + 2 d_ffn) intra_layers / memory_layers (about 18
-    hours of audio in the paper's configuration); memory O(L d). Under
-    ``torch.no_grad()`` the chunk transformers run ``group_chunks`` chunks
-    at a time: beyond the input and the output, working memory is
-    O(group_chunks C d_ffn + S d_ffn).
-
-    Causal (``causal=True``): causal attention inside chunks and across
-    summaries, per-frame LayerNorm instead of gLN. A frame then depends on
-    the past and on the rest of its own chunk (through the chunk summary),
-    so the algorithmic latency is C - 1 = 149 frames of look-ahead; with
-    the paper's encoder (kernel 16, stride 8) an output sample waits for
-    (C - 1) * 8 + 16 - 1 = 1207 input samples, 150.9 ms at 8 kHz. Use
-    `forward_chunk` to stream.
+    Time and memory O(L) (time up to ~18 h of audio, where the memory
+    transformer's attention over S = L / C chunks takes over); under
+    ``torch.no_grad()``, working memory O(group_chunks C d_ffn + S d_ffn).
+    Causal: causal attention, per-frame LayerNorm; look-ahead C - 1 = 149
+    frames (150.9 ms at 8 kHz); stream with `forward_chunk`. Derivations:
+    docs/resepformer.md.
 
     Arguments
     ---------
@@ -304,7 +278,7 @@ class RESepFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
-    linear_in_length = True  # time and memory O(L): see Complexity
+    linear_in_length = True  # time and memory O(L): docs/resepformer.md
 
     def __init__(
         self,
@@ -376,14 +350,9 @@ class RESepFormer(nn.Module):
         return self._masks(h.view(B, S * C, N)[:, :L])
 
     def _forward_grouped(self, x: Tensor) -> Tensor:
-        """Inference, group_chunks chunks at a time (bounded working set).
-
-        The IntraTransformer1 output waits for pass 2 in the storage of the
-        last speaker's masks, in the same [B, N, L] layout, so each group's
-        masks only overwrite frames pass 2 has already read. The last
-        chunk's padding frames (which IntraTransformer2 attends to) are
-        kept aside.
-        """
+        """Inference, group_chunks chunks at a time (bounded working set);
+        IntraTransformer1's output waits in the last speaker's masks
+        until pass 2 reads it (why: docs/resepformer.md)."""
         B, N, L = x.shape
         C, S = self.chunk_size, L // self.chunk_size + 1
         G = self.group_chunks or inference_chunk_group(x.device)
@@ -426,10 +395,8 @@ class RESepFormer(nn.Module):
     def stream_frames(self) -> int:
         """Encoder frames per `forward_chunk` call: one chunk, C.
 
-        The streaming protocol of the causal masknets: feed consecutive
-        blocks of exactly ``stream_frames`` frames (the last may be
-        shorter). A chunk is the unit of the model's look-ahead, so
-        streaming adds no latency beyond the algorithmic one.
+        Streaming protocol of the causal masknets: feed consecutive blocks
+        of exactly ``stream_frames`` frames (the last may be shorter).
 
         Example
         -------
@@ -446,9 +413,8 @@ class RESepFormer(nn.Module):
 
         Feed consecutive chunks of exactly ``chunk_size`` encoder frames
         (the last one may be shorter); the masks equal the offline causal
-        `forward` of the concatenated input. Each call costs one chunk of
-        the intra transformers plus one memory step over the cached
-        summaries' keys and values.
+        `forward` of the concatenated input. Each call costs one chunk and
+        one memory step over the cached summaries' keys and values.
 
         Arguments
         ---------
@@ -510,9 +476,8 @@ class RESepFormer(nn.Module):
         Arguments
         ---------
         upstream : ResourceEfficientSeparator
-            SpeechBrain's separator with ``SBTransformerBlock_wnormandskip``
-            seg/mem models (positional encoding, norm_before, norm, skip,
-            relu), ``mem_type="av"``, two blocks, ReLU masks.
+            SpeechBrain's separator, in the configuration of the published
+            recipe (see `lobes.resepformer_upstream`).
         **kwargs
             Extra `RESepFormer` arguments (group_chunks, backend).
 
@@ -523,6 +488,8 @@ class RESepFormer(nn.Module):
 
         Example
         -------
+        >>> from speechbrain.lobes.models.resepformer import (
+        ...     SBTransformerBlock_wnormandskip)
         >>> def block():
         ...     return SBTransformerBlock_wnormandskip(1, 32, 4, 64,
         ...         dropout=0, use_positional_encoding=True,
@@ -568,218 +535,6 @@ class RESepFormer(nn.Module):
         RESepFormer
             Holding the converted weights.
         """
-        config = upstream_config(state_dict, nhead, chunk_size)
-        model = cls(**config, **kwargs)
+        model = cls(**upstream_config(state_dict, nhead, chunk_size), **kwargs)
         model.load_state_dict(convert_upstream_state_dict(state_dict))
         return model
-
-
-# ours <- upstream, per Transformer layer / per block
-_LAYER_KEYS = {
-    "norm1.weight": "norm1.norm.weight",
-    "norm1.bias": "norm1.norm.bias",
-    "attn.qkv.weight": "self_att.att.in_proj_weight",
-    "attn.qkv.bias": "self_att.att.in_proj_bias",
-    "attn.out.weight": "self_att.att.out_proj.weight",
-    "attn.out.bias": "self_att.att.out_proj.bias",
-    "norm2.weight": "norm2.norm.weight",
-    "norm2.bias": "norm2.norm.bias",
-    "ffn.0.weight": "pos_ffn.ffn.0.weight",
-    "ffn.0.bias": "pos_ffn.ffn.0.bias",
-    "ffn.3.weight": "pos_ffn.ffn.3.weight",
-    "ffn.3.bias": "pos_ffn.ffn.3.bias",
-}
-_BLOCKS = {
-    "intra1": "model.seg_model.0",
-    "memory": "model.mem_model.0",
-    "intra2": "model.seg_model.1",
-}
-
-
-def _num_layers(state_dict: dict[str, Tensor], block: str) -> int:
-    prefix = f"{block}.mdl.layers."
-    return len(
-        {
-            k[len(prefix) :].split(".")[0]
-            for k in state_dict
-            if k.startswith(prefix)
-        }
-    )
-
-
-def upstream_config(
-    state_dict: dict[str, Tensor], nhead: int = 8, chunk_size: int = 150
-) -> dict:
-    """`RESepFormer` arguments matching an upstream masknet state_dict.
-
-    Sizes, layer counts and causality come from the weights (a per-frame
-    LayerNorm, i.e. upstream ``norm_type="cln"``, with [dim] weights, marks
-    a causal model; gLN, with [dim, 1] weights, a non-causal one); the head
-    count and chunk size do not show in weights and are passed through.
-
-    Arguments
-    ---------
-    state_dict : dict
-        ``ResourceEfficientSeparator.state_dict()``.
-    nhead : int
-        Attention heads.
-    chunk_size : int
-        Chunk size.
-
-    Returns
-    -------
-    dict
-        Keyword arguments of `RESepFormer`.
-    """
-    ffn = {
-        b: f"{p}.mdl.layers.0.pos_ffn.ffn.0.weight" for b, p in _BLOCKS.items()
-    }
-    missing = [
-        k
-        for k in [*ffn.values(), "model.output_fc.1.weight"]
-        if k not in state_dict
-    ]
-    if missing:
-        raise ValueError(
-            "not a RE-SepFormer ResourceEfficientSeparator state_dict "
-            "(mem_type 'av', SBTransformerBlock_wnormandskip seg/mem models)"
-            f": missing {missing}."
-        )
-    d_ffn = {b: state_dict[k].shape[0] for b, k in ffn.items()}
-    layers = {b: _num_layers(state_dict, p) for b, p in _BLOCKS.items()}
-    if (layers["intra1"], d_ffn["intra1"]) != (
-        layers["intra2"],
-        d_ffn["intra2"],
-    ):
-        raise ValueError("the two upstream seg models differ in size.")
-    dim = state_dict[ffn["intra1"]].shape[1]
-    norm_shapes = {
-        state_dict[f"{p}.norm.weight"].dim() for p in _BLOCKS.values()
-    }
-    if norm_shapes != {1} and norm_shapes != {2}:
-        raise ValueError(
-            "upstream mixes gLN and per-frame norms between its seg and mem "
-            "models; RESepFormer uses gLN (non-causal) or per-frame norms "
-            "(causal) throughout."
-        )
-    return dict(
-        in_channels=dim,
-        num_spks=state_dict["model.output_fc.1.weight"].shape[0] // dim,
-        chunk_size=chunk_size,
-        intra_layers=layers["intra1"],
-        memory_layers=layers["memory"],
-        nhead=nhead,
-        intra_d_ffn=d_ffn["intra1"],
-        memory_d_ffn=d_ffn["memory"],
-        causal=norm_shapes == {1},
-    )
-
-
-def upstream_module_config(upstream: ResourceEfficientSeparator) -> dict:
-    """`RESepFormer` arguments computing what an upstream separator computes.
-
-    Like `upstream_config`, with the head count, chunk size and dropout
-    read from the module, after checking that it is a configuration
-    `RESepFormer` reproduces.
-
-    Arguments
-    ---------
-    upstream : ResourceEfficientSeparator
-        See `RESepFormer.from_upstream`.
-
-    Returns
-    -------
-    dict
-        Keyword arguments of `RESepFormer` (plain values, e.g. to write a
-        hyperparameter file).
-    """
-    _check_upstream(upstream)
-    layer = upstream.model.seg_model[0].mdl.layers[0]
-    config = upstream_config(
-        upstream.state_dict(),
-        nhead=layer.self_att.att.num_heads,
-        chunk_size=upstream.segment_size,
-    )
-    return config | {"dropout": float(layer.dropout1.p)}
-
-
-def convert_upstream_state_dict(
-    state_dict: dict[str, Tensor],
-) -> dict[str, Tensor]:
-    """Converts an upstream RE-SepFormer masknet state_dict to ours.
-
-    Arguments
-    ---------
-    state_dict : dict
-        ``ResourceEfficientSeparator.state_dict()`` (mem_type "av",
-        ``SBTransformerBlock_wnormandskip`` seg/mem models).
-
-    Returns
-    -------
-    dict
-        A state_dict for `RESepFormer` (built with `upstream_config`).
-    """
-    config = upstream_config(state_dict)
-    ours = {}
-    for block, prefix in _BLOCKS.items():
-        for i in range(_num_layers(state_dict, prefix)):
-            for key, up_key in _LAYER_KEYS.items():
-                up = f"{prefix}.mdl.layers.{i}.{up_key}"
-                ours[f"{block}.layers.{i}.{key}"] = state_dict[up]
-        for name in ("weight", "bias"):
-            ours[f"{block}.final_norm.{name}"] = state_dict[
-                f"{prefix}.mdl.norm.norm.{name}"
-            ]
-            # gLN stores [dim, 1]
-            ours[f"{block}.norm.{name}"] = state_dict[
-                f"{prefix}.norm.{name}"
-            ].reshape(-1)
-    N, spk = config["in_channels"], config["num_spks"]
-    # upstream's conv output channel n * spk + s -> our row s * N + n
-    weight = state_dict["model.output_fc.1.weight"].reshape(N, spk, N)
-    bias = state_dict["model.output_fc.1.bias"].reshape(N, spk)
-    ours["head.weight"] = weight.transpose(0, 1).reshape(spk * N, N)
-    ours["head.bias"] = bias.T.reshape(spk * N)
-    ours["head_act.weight"] = state_dict["model.output_fc.0.weight"]
-    return ours
-
-
-def _check_upstream(upstream: ResourceEfficientSeparator) -> None:
-    """Raises a ValueError if upstream computes something we do not."""
-    pipeline = upstream.model
-    problems = []
-    if pipeline.mem_type != "av":
-        problems.append(f"mem_type={pipeline.mem_type!r} (need 'av')")
-    if pipeline.num_blocks != 2:
-        problems.append(f"layer={pipeline.num_blocks} (need 2)")
-    if not isinstance(upstream.nonlinear, nn.ReLU):
-        problems.append("nonlinear is not 'relu'")
-    blocks = [*pipeline.seg_model, *pipeline.mem_model]
-    for b in blocks:
-        if not isinstance(b, SBTransformerBlock_wnormandskip):
-            problems.append(f"{type(b).__name__} seg/mem model")
-            continue
-        layer = b.mdl.layers[0]
-        if not (b.use_positional_encoding and b.use_norm and b.use_skip):
-            problems.append(
-                "seg/mem model without positional encoding, norm or skip"
-            )
-        elif not isinstance(b.norm, GlobalLayerNorm | CumulativeLayerNorm):
-            problems.append(f"{type(b.norm).__name__} norm (need gln/cln)")
-        elif b.causal != isinstance(b.norm, CumulativeLayerNorm):
-            problems.append(
-                "causal with gLN, or non-causal with per-frame norm "
-                "(RESepFormer pairs causal with norm_type='cln', non-causal "
-                "with 'gln')"
-            )
-        if not layer.normalize_before:
-            problems.append("norm_before=False")
-        if not isinstance(layer.pos_ffn.ffn[1], nn.ReLU):
-            problems.append("activation other than relu")
-    if len({getattr(b, "causal", None) for b in blocks}) > 1:
-        problems.append("seg and mem models differ in causality")
-    if problems:
-        raise ValueError(
-            "cannot convert this upstream RE-SepFormer: "
-            + "; ".join(dict.fromkeys(problems))
-        )

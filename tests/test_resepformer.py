@@ -13,10 +13,9 @@ from speechbrain.lobes.models.transformer.Transformer import (
 )
 
 from lobes.attention import count_macs
-from lobes.resepformer import (
-    RESepFormer,
+from lobes.resepformer import RESepFormer, sinusoidal_positions
+from lobes.resepformer_upstream import (
     convert_upstream_state_dict,
-    sinusoidal_positions,
     upstream_config,
 )
 

@@ -17,6 +17,7 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import DistributedSamplerWrapper
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
+from hparams import MODELS
 from lobes.training.brain import Separation
 from lobes.training.csvs import (
     check_csv,
@@ -308,8 +309,7 @@ def tiny_brain(tmp_path: Path, **overrides) -> Separation:
     overrides = {
         "data_folder": str(tmp_path),
         "output_folder": str(tmp_path / "out"),
-        "model": {"N_encoder_out": 8, "intra_layers": 1, "memory_layers": 1}
-        | {"nhead": 1, "d_ffn": 16, "chunk_size": 10},
+        "model": MODELS["resepformer"].tiny,
         **overrides,
     }
     with open(ROOT / "recipes/WSJ0Mix/hparams/resepformer.yaml") as f:

@@ -31,9 +31,9 @@ RE-SepFormer format (``hyperparams.yaml`` with a
 ``speechbrain.lobes.models.resepformer.ResourceEfficientSeparator`` and its
 ``.ckpt`` files, e.g. a local copy of ``speechbrain/resepformer-wsj02mix``)
 into ours (`import_upstream`): the masknet weights go through
-`lobes.resepformer.convert_upstream_state_dict`, the encoder and decoder are
-copied, and the two models' outputs are compared before anything is
-written.
+`lobes.resepformer_upstream.convert_upstream_state_dict`, the encoder and
+decoder are copied, and the two models' outputs are compared before anything
+is written.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -64,8 +64,8 @@ from lobes.inference.pretrained import (
     round_trip_yaml,
 )
 from lobes.model import EncoderMaskerDecoder
-from lobes.resepformer import (
-    RESepFormer,
+from lobes.resepformer import RESepFormer
+from lobes.resepformer_upstream import (
     convert_upstream_state_dict,
     upstream_module_config,
 )

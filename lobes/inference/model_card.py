@@ -165,8 +165,9 @@ def upstream_provenance(source: Path, error: float) -> str:
             "",
             f"Converted from the upstream SpeechBrain RE-SepFormer in "
             f"`{source}` (`ResourceEfficientSeparator`, weights mapped by "
-            "`lobes.resepformer.convert_upstream_state_dict`). On a test "
-            f"input the two models' outputs differ by at most {error:.1e}. "
+            "`lobes.resepformer_upstream.convert_upstream_state_dict`). "
+            "On a test input the two models' outputs differ by at most "
+            f"{error:.1e}. "
             "Training data and test scores: see the original model's card"
             + (
                 f" (`{source / 'README.md'}`)."
