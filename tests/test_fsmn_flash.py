@@ -2,6 +2,7 @@
 what each path (FSMN memory, windows, window summaries) carries, backend
 parity, and the MAC budget of the shipped configuration."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from lobes.fsmn_flash import (
     WindowAttention,
     WindowSummaryAttention,
 )
+from lobes.model import EncoderMaskerDecoder
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM, WINDOW, LAYERS = 16, 8, 2
@@ -120,20 +122,17 @@ def test_causal_separation_waits_for_15_samples():
     """With SpeechBrain's encoder (kernel 16, stride 8) and decoder, output
     sample n depends on input samples up to n + 15 (1.9 ms at 8 kHz)."""
     torch.manual_seed(0)
-    encoder = Encoder(kernel_size=16, out_channels=DIM)
-    decoder = Decoder(DIM, 1, kernel_size=16, stride=8, bias=False)
-    masknet = tiny(causal=True)
+    model = EncoderMaskerDecoder(
+        Encoder(kernel_size=16, out_channels=DIM),
+        tiny(causal=True),
+        Decoder(DIM, 1, kernel_size=16, stride=8, bias=False),
+    )
     mix = torch.randn(1, 2000)
     n = 1000  # a multiple of the stride: its frame ends 15 samples later
     moved = mix.clone()
     moved[0, n + 15] += 1.0
-
-    def separate(x):
-        h = encoder(x)
-        return torch.stack([decoder(h * m) for m in masknet(h)])
-
-    with torch.no_grad():
-        delta = (separate(mix) - separate(moved)).abs().amax(dim=(0, 1))
+    delta = (model.separate(mix) - model.separate(moved)).abs()
+    delta = delta.amax(dim=(0, 2))  # [B, T, S] -> [T]
     assert delta[:n].eq(0).all()
     assert delta[n] > 0
 
@@ -335,16 +334,11 @@ def model_definition(device: str = "cpu", **overrides) -> dict:
 
 
 def separate_macs(hparams: dict, seconds: float, device: str) -> float:
-    encoder, masknet, decoder = (
-        hparams[k] for k in ("Encoder", "MaskNet", "Decoder")
-    )
+    model = EncoderMaskerDecoder(
+        *(hparams[k] for k in ("Encoder", "MaskNet", "Decoder"))
+    ).eval()
     mix = torch.randn(1, int(8000 * seconds), device=device)
-
-    def separate():
-        h = encoder(mix)
-        return [decoder(h * m) for m in masknet.eval()(h)]
-
-    return count_macs(separate)
+    return count_macs(functools.partial(model.separate, mix))
 
 
 def test_meta_device_counts_what_cpu_runs():

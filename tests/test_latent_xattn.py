@@ -9,6 +9,7 @@ from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
 from lobes.attention import count_macs
 from lobes.latent_xattn import CrossAttention, LatentSepFormer
+from lobes.model import EncoderMaskerDecoder
 
 DIM, CHUNK = 16, 10
 LATENCY = CHUNK - 1  # documented look-ahead, frames
@@ -20,6 +21,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
     """Reproducible test input."""
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def separator(
+    masknet: nn.Module, channels: int, bias: bool = True
+) -> EncoderMaskerDecoder:
+    """``masknet`` between SpeechBrain's encoder and decoder."""
+    return EncoderMaskerDecoder(
+        Encoder(kernel_size=16, out_channels=channels),
+        masknet,
+        Decoder(channels, 1, kernel_size=16, stride=8, bias=bias),
+    )
 
 
 def tiny(causal=False, **kwargs) -> LatentSepFormer:
@@ -72,12 +84,9 @@ def test_masknet_contract(variant, length):
 
 def test_between_encoder_and_decoder():
     """Used exactly like Dual_Path_Model in the separation pipeline."""
-    encoder = Encoder(kernel_size=16, out_channels=DIM)
-    decoder = Decoder(DIM, 1, kernel_size=16, stride=8, bias=False)
+    model = separator(tiny(), DIM, bias=False)
     mix = randn(3, 8 * 153 + 8)  # 153 frames: not a multiple of CHUNK
-    h = encoder(mix)
-    sources = torch.stack([decoder(h * m) for m in tiny()(h)], -1)
-    assert sources.shape == (3, 8 * 153 + 8, 2)
+    assert model(mix).shape == (3, 8 * 153 + 8, 2)
 
 
 def test_batch_items_are_independent(variant):
@@ -247,27 +256,13 @@ def test_bad_input_raises():
         tiny(num_repeats=0)
 
 
-class Separator(nn.Module):
-    """Encoder + masknet + decoder, as the recipes run them."""
-
-    def __init__(self, masknet: nn.Module, channels: int):
-        super().__init__()
-        self.encoder = Encoder(kernel_size=16, out_channels=channels)
-        self.masknet = masknet
-        self.decoder = Decoder(channels, 1, kernel_size=16, stride=8)
-
-    def forward(self, mix):
-        h = self.encoder(mix)
-        return [self.decoder(h * m) for m in self.masknet(h)]
-
-
 def test_meta_count_equals_real_count():
     """Counting on the meta device (shapes only, instant) is exact."""
-    model = Separator(tiny(), DIM)
+    model = separator(tiny(), DIM)
     mix = randn(1, 3000)
-    real = count_macs(lambda: model(mix))
+    real = count_macs(lambda: model.separate(mix))
     meta_model, meta_mix = model.to("meta"), mix.to("meta")
-    assert count_macs(lambda: meta_model(meta_mix)) == real
+    assert count_macs(lambda: meta_model.separate(meta_mix)) == real
 
 
 def test_default_size_is_equal_compute_to_resepformer():
@@ -275,11 +270,11 @@ def test_default_size_is_equal_compute_to_resepformer():
     latent_xattn.yaml): GMACs per second of 8 kHz audio within 10 % of
     RE-SepFormer's paper configuration (6.3), counted on 4 s; the count
     grows linearly with the length."""
-    model = Separator(LatentSepFormer(256), 256).to("meta")
+    model = separator(LatentSepFormer(256), 256).to("meta")
 
     def gmacs_per_second(seconds: int) -> float:
         mix = torch.empty(1, 8000 * seconds, device="meta")
-        return count_macs(lambda: model(mix)) / seconds / 1e9
+        return count_macs(lambda: model.separate(mix)) / seconds / 1e9
 
     per_second = [gmacs_per_second(s) for s in (4, 64)]
     assert per_second[0] == pytest.approx(6.3, rel=0.10)

@@ -13,6 +13,7 @@ from speechbrain.lobes.models.transformer.Transformer import (
 )
 
 from lobes.attention import count_macs
+from lobes.model import EncoderMaskerDecoder
 from lobes.resepformer import RESepFormer, sinusoidal_positions
 from lobes.resepformer_upstream import (
     convert_upstream_state_dict,
@@ -257,26 +258,22 @@ def test_paper_parameters_and_macs(row):
     """Encoder + masknet + decoder, N = 128, 8 heads, chunks of 150, as the
     published recipe; MACs per second counted on one second of 8 kHz."""
     intra, intra_ffn, memory, memory_ffn, params, gmacs = row
-    encoder = Encoder(kernel_size=16, out_channels=128)
-    decoder = Decoder(128, 1, kernel_size=16, stride=8, bias=False)
-    masknet = RESepFormer(
-        128,
-        intra_layers=intra,
-        intra_d_ffn=intra_ffn,
-        memory_layers=memory,
-        memory_d_ffn=memory_ffn,
+    model = EncoderMaskerDecoder(
+        Encoder(kernel_size=16, out_channels=128),
+        RESepFormer(
+            128,
+            intra_layers=intra,
+            intra_d_ffn=intra_ffn,
+            memory_layers=memory,
+            memory_d_ffn=memory_ffn,
+        ),
+        Decoder(128, 1, kernel_size=16, stride=8, bias=False),
     ).eval()
-    modules = (encoder, masknet, decoder)
-    count = sum(p.numel() for m in modules for p in m.parameters())
+    count = sum(p.numel() for p in model.parameters())
     assert count / 1e6 == pytest.approx(params, rel=0.01)
-
     mix = torch.randn(1, 8000)
-
-    def separate():
-        h = encoder(mix)
-        return [decoder(h * m) for m in masknet(h)]
-
-    assert count_macs(separate) / 1e9 == pytest.approx(gmacs, rel=0.05)
+    macs = count_macs(lambda: model.separate(mix))
+    assert macs / 1e9 == pytest.approx(gmacs, rel=0.05)
 
 
 def test_macs_equal_upstream_count():
