@@ -10,7 +10,7 @@ separates
   the whole recording goes through the model at once, exactly as the
   recipes evaluate, and memory stays a fixed multiple of the recording (the
   encoder output, the masks, the masknet's own bounded working set; see
-  ``bench/separate_long.py``);
+  ``python -m bench.separate_long``);
 - in overlapping windows (``mode="windowed"``) with masknets that are
   quadratic in the input, speaker order aligned across windows
   (`lobes.inference.windows.separate_windowed`);
