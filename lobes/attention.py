@@ -9,7 +9,7 @@ L x L score matrix. No ``attn_mask`` is ever passed (a mask rules the flash
 kernels out): lobes express locality by reshaping into windows and
 causality with ``causal=True``.
 
-`MultiHeadAttention`, `FeedForward` and `TransformerLayer` are the building
+`FusedMultiheadAttention`, `FeedForward` and `TransformerLayer` are the building
 blocks the lobes share (with `mask_head`, `check_frames` and
 `inference_chunk_group`): pre-norm Transformer layers whose parameters map
 one to one onto SpeechBrain's ``TransformerEncoderLayer`` (packed
@@ -20,22 +20,82 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-try:  # optional extra: pip install "sepformer-lobes[flash]"
+try:  # optional: flash-attn's kernels (CUDA only)
     from flash_attn import flash_attn_func
 except ImportError:  # pragma: no cover - depends on the environment
     flash_attn_func = None
 
+try:  # torch >= 2.3
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def _math_kernel():
+        """SDPA restricted to its unfused reference kernel."""
+        return sdpa_kernel(SDPBackend.MATH)
+
+except ImportError:  # torch 2.1, 2.2: the global switches (CPU and CUDA)
+
+    @contextmanager
+    def _math_kernel():
+        """SDPA restricted to its unfused reference kernel."""
+        cuda = torch.backends.cuda
+        flash, efficient = (
+            cuda.flash_sdp_enabled(),
+            cuda.mem_efficient_sdp_enabled(),
+        )
+        cuda.enable_flash_sdp(False)
+        cuda.enable_mem_efficient_sdp(False)
+        try:
+            yield
+        finally:
+            cuda.enable_flash_sdp(flash)
+            cuda.enable_mem_efficient_sdp(efficient)
+
+
 BACKENDS = ("auto", "flash_attn", "sdpa", "math")
 FLASH_DTYPES = (torch.float16, torch.bfloat16)
+_BACKEND: ContextVar[str] = ContextVar("attention_backend", default="auto")
+
+
+@contextmanager
+def attention_backend(backend: str) -> Iterator[None]:
+    """Runs every `attend` call in the block on one backend (to compare
+    kernels in tests and benchmarks; models never need to set it).
+
+    Arguments
+    ---------
+    backend : str
+        ``auto`` (the default: flash-attn where it applies, else SDPA),
+        ``flash_attn`` (fp32 inputs are cast to bf16 and back), ``sdpa``
+        (SDPA picks its kernel) or ``math`` (SDPA's unfused reference
+        kernel, which builds the score matrix).
+
+    Example
+    -------
+    >>> q = torch.randn(1, 2, 10, 8)
+    >>> with attention_backend("math"):
+    ...     reference = attend(q, q, q, causal=True)
+    >>> torch.allclose(attend(q, q, q, causal=True), reference, atol=1e-6)
+    True
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}: choose one of {BACKENDS}.")
+    token = _BACKEND.set(backend)
+    try:
+        yield
+    finally:
+        _BACKEND.reset(token)
 
 
 def flash_attn_applicable(q: Tensor) -> bool:
@@ -78,12 +138,12 @@ def attend(
     v: Tensor,
     causal: bool = False,
     dropout: float = 0.0,
-    backend: str = "auto",
 ) -> Tensor:
     """Scaled dot-product attention softmax(q k^T / sqrt(d)) v, fused.
 
     Time O(Lq Lk d) per head; memory O((Lq + Lk) d) on every backend but
-    ``math``, which materialises the Lq x Lk score matrix (reference only).
+    ``math``, which materialises the Lq x Lk score matrix (reference only;
+    see `attention_backend`).
 
     Arguments
     ---------
@@ -97,10 +157,6 @@ def attend(
         Query i attends to keys 0..i only (needs Lq == Lk).
     dropout : float
         Dropout probability on the attention weights (training only).
-    backend : str
-        ``auto`` (flash-attn where it applies, else SDPA), ``flash_attn``
-        (fp32 inputs are cast to bf16 and back), ``sdpa`` (SDPA picks its
-        kernel) or ``math`` (SDPA's unfused reference kernel).
 
     Returns
     -------
@@ -113,8 +169,7 @@ def attend(
     >>> attend(q, k, v, causal=True).shape
     torch.Size([2, 4, 100, 16])
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r}: choose one of {BACKENDS}.")
+    backend = _BACKEND.get()
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(
             "attend expects q, k, v as [batch, heads, length, head_dim]; "
@@ -131,7 +186,7 @@ def attend(
     ):
         return _flash_attend(q, k, v, causal, dropout)
     if backend == "math":
-        with sdpa_kernel(SDPBackend.MATH):
+        with _math_kernel():
             return F.scaled_dot_product_attention(
                 q, k, v, dropout_p=dropout, is_causal=causal
             )
@@ -146,9 +201,8 @@ def _flash_attend(
     """flash-attn's kernel on [batch, heads, L, d] tensors, any float dtype."""
     if flash_attn_func is None:
         raise RuntimeError(
-            "backend='flash_attn' needs the flash-attn package: "
-            "pip install 'sepformer-lobes[flash]' (CUDA only), or use "
-            "backend='auto'."
+            "backend='flash_attn' needs the flash-attn package (CUDA "
+            "only: pip install flash-attn), or use backend='auto'."
         )
     if not _flash_device(q.device):
         raise RuntimeError(
@@ -217,7 +271,7 @@ class KVCache:
         return self.k[:, :, :new_length], self.v[:, :, :new_length]
 
 
-class MultiHeadAttention(nn.Module):
+class FusedMultiheadAttention(nn.Module):
     """Multi-head attention on [batch, length, dim] through `attend`.
 
     The packed projection ``qkv`` holds [W_q; W_k; W_v] exactly like
@@ -233,12 +287,10 @@ class MultiHeadAttention(nn.Module):
         Number of heads.
     dropout : float
         Dropout on the attention weights while training.
-    backend : str
-        Backend of `attend`.
 
     Example
     -------
-    >>> mha = MultiHeadAttention(64, nhead=4)
+    >>> mha = FusedMultiheadAttention(64, nhead=4)
     >>> x, latents = torch.randn(2, 100, 64), torch.randn(2, 8, 64)
     >>> mha(x, causal=True).shape
     torch.Size([2, 100, 64])
@@ -246,15 +298,12 @@ class MultiHeadAttention(nn.Module):
     torch.Size([2, 8, 64])
     """
 
-    def __init__(
-        self, dim: int, nhead: int, dropout: float = 0.0, backend: str = "auto"
-    ):
+    def __init__(self, dim: int, nhead: int, dropout: float = 0.0):
         super().__init__()
         if dim % nhead:
             raise ValueError(f"dim={dim} is not a multiple of nhead={nhead}.")
         self.nhead = nhead
         self.dropout = dropout
-        self.backend = backend
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
@@ -303,7 +352,7 @@ class MultiHeadAttention(nn.Module):
             k, v = cache.append(k, v)
             causal = False  # the one query is the last position: sees all
         dropout = self.dropout if self.training else 0.0
-        out = attend(q, k, v, causal, dropout, self.backend)
+        out = attend(q, k, v, causal, dropout)
         # [B, H, T, D/H] -> [B, T, D]
         return self.out(out.transpose(1, 2).reshape(B, T, D))
 
@@ -354,8 +403,6 @@ class TransformerLayer(nn.Module):
         Feed-forward hidden dimension.
     dropout : float
         Dropout on attention weights, residual branches and FFN hidden.
-    backend : str
-        Backend of `attend`.
 
     Example
     -------
@@ -370,11 +417,10 @@ class TransformerLayer(nn.Module):
         nhead: int,
         d_ffn: int,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = MultiHeadAttention(dim, nhead, dropout, backend)
+        self.attn = FusedMultiheadAttention(dim, nhead, dropout)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.ffn = FeedForward(dim, d_ffn, dropout)
         self.dropout = nn.Dropout(dropout)
@@ -382,7 +428,7 @@ class TransformerLayer(nn.Module):
     def forward(
         self, x: Tensor, causal: bool = False, cache: KVCache | None = None
     ) -> Tensor:
-        """Transforms x [batch, length, dim] (see `MultiHeadAttention`).
+        """Transforms x [batch, length, dim] (see `FusedMultiheadAttention`).
 
         Arguments
         ---------

@@ -9,11 +9,13 @@ The encoder output [B, N, L], as [B, L, N], runs through pre-norm layers
 (windows shifted by W / 2 on odd layers), then one mask per speaker. Time
 and memory are O(L); the causal variant streams one window at a time.
 After the FlashFormer poster (Dat Nguyen Duc) and MossFormer2's gated FSMN
-(Zhao et al., ICASSP 2024). Design notes: docs/fsmn_flash.md.
+(Zhao et al., ICASSP 2024).
 
 Authors
  * sepformer-lobes contributors 2026
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
 
@@ -24,8 +26,8 @@ from torch import Tensor
 
 from lobes.attention import (
     FeedForward,
+    FusedMultiheadAttention,
     KVCache,
-    MultiHeadAttention,
     check_frames,
     mask_head,
 )
@@ -80,7 +82,7 @@ class DilatedMemory(nn.Module):
         """Adds memory to x [batch, time, channels] (same shape out)."""
         T = x.shape[1]
         h = x.transpose(1, 2)  # [B, C, T]
-        for conv, act in zip(self.convs, self.acts, strict=True):
+        for conv, act in zip(self.convs, self.acts):
             h = h + act(conv(h)[..., :T])
         return h.transpose(1, 2)
 
@@ -97,7 +99,7 @@ class DilatedMemory(nn.Module):
         if past is None:
             past = [h.new_zeros(B, C, conv.padding[0]) for conv in self.convs]
         new_past = []
-        for conv, act, p in zip(self.convs, self.acts, past, strict=True):
+        for conv, act, p in zip(self.convs, self.acts, past):
             h_past = torch.cat([p, h], 2)  # [B, C, reach + T]
             new_past.append(h_past[..., T:])  # [B, C, reach]
             y = F.conv1d(
@@ -166,8 +168,6 @@ class WindowAttention(nn.Module):
         Windows start at -W/2 + kW, not kW; causal attention in each window.
     dropout : float
         Attention dropout.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -185,13 +185,12 @@ class WindowAttention(nn.Module):
         shifted: bool,
         causal: bool,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         self.window_size = window_size
         self.shifted = shifted
         self.causal = causal
-        self.attn = MultiHeadAttention(dim, nhead, dropout, backend)
+        self.attn = FusedMultiheadAttention(dim, nhead, dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         """Attends within windows of x [B, T, dim] (same shape out)."""
@@ -235,8 +234,6 @@ class WindowSummaryAttention(nn.Module):
         Only earlier windows' summaries reach a window.
     dropout : float
         Attention dropout.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -254,12 +251,11 @@ class WindowSummaryAttention(nn.Module):
         window_size: int,
         causal: bool,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         self.window_size = window_size
         self.causal = causal
-        self.attn = MultiHeadAttention(dim, nhead, dropout, backend)
+        self.attn = FusedMultiheadAttention(dim, nhead, dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         """Global context [B, T, dim] for x [B, T, dim]."""
@@ -321,8 +317,6 @@ class FlashFormerLayer(nn.Module):
         Dropout on attention weights, residual branches and FFN hidden.
     causal : bool
         Causal variant of every sublayer.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -344,7 +338,6 @@ class FlashFormerLayer(nn.Module):
         fsmn_depth: int,
         dropout: float = 0.0,
         causal: bool = False,
-        backend: str = "auto",
     ):
         super().__init__()
         self.fsmn_norm = nn.LayerNorm(dim, eps=1e-6)
@@ -353,10 +346,10 @@ class FlashFormerLayer(nn.Module):
         )
         self.attention_norm = nn.LayerNorm(dim, eps=1e-6)
         self.local_attention = WindowAttention(
-            dim, nhead, window_size, shifted, causal, dropout, backend
+            dim, nhead, window_size, shifted, causal, dropout
         )
         self.global_attention = WindowSummaryAttention(
-            dim, nhead, window_size, causal, dropout, backend
+            dim, nhead, window_size, causal, dropout
         )
         self.ffn_norm = nn.LayerNorm(dim, eps=1e-6)
         self.ffn = FeedForward(dim, d_ffn, dropout)
@@ -421,8 +414,6 @@ class FlashFormer(nn.Module):
         Dropout rate.
     causal : bool
         No frame sees a later one; streams with `forward_chunk`.
-    backend : str
-        `lobes.attention.attend` backend: auto, flash_attn, sdpa or math.
 
     Example
     -------
@@ -457,7 +448,6 @@ class FlashFormer(nn.Module):
         fsmn_depth: int = 2,
         dropout: float = 0.0,
         causal: bool = False,
-        backend: str = "auto",
     ):
         super().__init__()
         if in_channels % nhead:
@@ -486,7 +476,6 @@ class FlashFormer(nn.Module):
                 fsmn_depth,
                 dropout,
                 causal,
-                backend,
             )
             for i in range(num_layers)
         )
@@ -578,7 +567,7 @@ class FlashFormer(nn.Module):
                 f"{' after the last block' * state.closed})."
             )
         h = x.transpose(1, 2)  # [B, T, N]
-        for layer, layer_state in zip(self.layers, state.layers, strict=True):
+        for layer, layer_state in zip(self.layers, state.layers):
             h = layer.forward_chunk(h, layer_state)
         state.closed = T < W
         return self._masks(h), state

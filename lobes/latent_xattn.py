@@ -1,8 +1,8 @@
 """LatentSepFormer masknet: learned latents cross-attend to the chunked
 encoder output, replacing SepFormer's intra/inter Transformers.
 
-Source: the note "SepFormer modified with Persistence"
-(``seeds/latent-cross-attention-notes.txt``), design in docs/latent_xattn.md.
+Source: the note "SepFormer modified with Persistence" (latent
+cross-attention over the chunked representation, short and long passes).
 As in the note: (1) byte tokens (feature, chunk) embed the chunk's K frames;
 (2) per-chunk latents [a, b], b < K, read them (short cross-attention);
 (3) short, then long latent transformations, R repeats, latents persist;
@@ -18,6 +18,8 @@ Changed: (5) the latents of a chunk read that chunk only;
 Authors
  * sepformer-lobes contributors 2026
 """
+
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -45,8 +47,8 @@ class CrossAttention(nn.Module):
         Widths of the queries (and output), of the context, of the attention.
     nhead : int
         Attention heads (dividing ``dim``).
-    dropout, backend
-        Dropout on the attention weights; backend of `lobes.attention.attend`.
+    dropout : float
+        Dropout on the attention weights.
 
     Example
     -------
@@ -62,14 +64,12 @@ class CrossAttention(nn.Module):
         dim: int,
         nhead: int,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         if dim % nhead:
             raise ValueError(f"dim={dim} is not a multiple of nhead={nhead}.")
         self.nhead = nhead
         self.dropout = dropout
-        self.backend = backend
         self.to_q = nn.Linear(query_dim, dim)
         self.to_kv = nn.Linear(context_dim, 2 * dim)
         self.to_out = nn.Linear(dim, query_dim)
@@ -91,7 +91,7 @@ class CrossAttention(nn.Module):
             .permute(2, 0, 3, 1, 4)
         )
         dropout = self.dropout if self.training else 0.0
-        out = attend(q, k, v, causal, dropout, self.backend)
+        out = attend(q, k, v, causal, dropout)
         # [B, H, T, dim/H] -> [B, T, dim]
         return self.to_out(out.transpose(1, 2).reshape(B, T, -1))
 
@@ -101,7 +101,7 @@ class CrossAttentionLayer(nn.Module):
 
     Arguments
     ---------
-    query_dim, context_dim, dim, nhead, dropout, backend
+    query_dim, context_dim, dim, nhead, dropout
         As `CrossAttention`; ``dropout`` also on the residual branch.
 
     Example
@@ -118,14 +118,11 @@ class CrossAttentionLayer(nn.Module):
         dim: int,
         nhead: int,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         self.norm = nn.LayerNorm(query_dim, eps=LN_EPS)
         self.context_norm = nn.LayerNorm(context_dim, eps=LN_EPS)
-        self.attn = CrossAttention(
-            query_dim, context_dim, dim, nhead, dropout, backend
-        )
+        self.attn = CrossAttention(query_dim, context_dim, dim, nhead, dropout)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
@@ -174,8 +171,8 @@ class GlobalLatents(nn.Module):
         Width of a chunk token (a * b); width d_g of G and of both attentions.
     nhead, d_ffn : int
         Attention heads; hidden width of the transformation's FFN.
-    dropout, backend
-        Dropout rate; backend of `lobes.attention.attend`.
+    dropout : float
+        Dropout rate.
 
     Example
     -------
@@ -193,16 +190,11 @@ class GlobalLatents(nn.Module):
         nhead: int,
         d_ffn: int,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
-        self.pack = CrossAttentionLayer(
-            dim, token_dim, dim, nhead, dropout, backend
-        )
-        self.transform = TransformerLayer(dim, nhead, d_ffn, dropout, backend)
-        self.unpack = CrossAttentionLayer(
-            token_dim, dim, dim, nhead, dropout, backend
-        )
+        self.pack = CrossAttentionLayer(dim, token_dim, dim, nhead, dropout)
+        self.transform = TransformerLayer(dim, nhead, d_ffn, dropout)
+        self.unpack = CrossAttentionLayer(token_dim, dim, dim, nhead, dropout)
 
     def forward(self, tokens: Tensor, latents: Tensor) -> tuple[Tensor, Tensor]:
         """Returns the chunk tokens U [B, S, token_dim] and global latents
@@ -220,8 +212,8 @@ class CausalChunkAttention(nn.Module):
     ---------
     token_dim, dim, nhead : int
         Width of a chunk token (a * b); attention width d_g; heads.
-    dropout, backend
-        Dropout rate; backend of `lobes.attention.attend`.
+    dropout : float
+        Dropout rate.
 
     Example
     -------
@@ -236,13 +228,10 @@ class CausalChunkAttention(nn.Module):
         dim: int,
         nhead: int,
         dropout: float = 0.0,
-        backend: str = "auto",
     ):
         super().__init__()
         self.norm = nn.LayerNorm(token_dim, eps=LN_EPS)
-        self.attn = CrossAttention(
-            token_dim, token_dim, dim, nhead, dropout, backend
-        )
+        self.attn = CrossAttention(token_dim, token_dim, dim, nhead, dropout)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens: Tensor) -> Tensor:
@@ -264,8 +253,8 @@ class LatentRepeat(nn.Module):
         As in `LatentSepFormer`.
     long_pass, causal : bool
         Whether there is a long pass; whether it is causal.
-    dropout, backend
-        Dropout rate; backend of `lobes.attention.attend`.
+    dropout : float
+        Dropout rate.
 
     Example
     -------
@@ -294,25 +283,24 @@ class LatentRepeat(nn.Module):
         global_d_ffn: int,
         dropout: float = 0.0,
         causal: bool = False,
-        backend: str = "auto",
     ):
         super().__init__()
         K, b, d = chunk_size, latent_dim, attention_dim
-        self.read = CrossAttentionLayer(b, K, d, nhead, dropout, backend)
+        self.read = CrossAttentionLayer(b, K, d, nhead, dropout)
         self.read_ffn = ResidualFeedForward(b, latent_d_ffn, dropout)
-        self.short = TransformerLayer(b, nhead, latent_d_ffn, dropout, backend)
+        self.short = TransformerLayer(b, nhead, latent_d_ffn, dropout)
         token_dim = num_latents * latent_dim
         if not long_pass:
             self.long = None
         elif causal:
             self.long = CausalChunkAttention(
-                token_dim, global_dim, nhead, dropout, backend
+                token_dim, global_dim, nhead, dropout
             )
         else:
             self.long = GlobalLatents(
-                token_dim, global_dim, nhead, global_d_ffn, dropout, backend
+                token_dim, global_dim, nhead, global_d_ffn, dropout
             )
-        self.write = CrossAttentionLayer(K, b, d, nhead, dropout, backend)
+        self.write = CrossAttentionLayer(K, b, d, nhead, dropout)
         self.byte_ffn = ResidualFeedForward(byte_channels, d_ffn, dropout)
 
     def forward(
@@ -390,8 +378,6 @@ class LatentSepFormer(nn.Module):
         Per-frame norm and causal long pass.
     group_chunks : int, optional
         Chunks per group under no_grad; None: `inference_chunk_group`.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -436,7 +422,6 @@ class LatentSepFormer(nn.Module):
         dropout: float = 0.0,
         causal: bool = False,
         group_chunks: int | None = None,
-        backend: str = "auto",
     ):
         super().__init__()
         for name, width in (
@@ -490,7 +475,6 @@ class LatentSepFormer(nn.Module):
                 global_d_ffn,
                 dropout,
                 causal,
-                backend,
             )
 
         distinct = min(num_repeats, 2) if tied_repeats else num_repeats
@@ -556,7 +540,7 @@ class LatentSepFormer(nn.Module):
         blocks = self._blocks()
         for g in groups:
             latents[g] = blocks[0].short_pass(bytes_[g], latents[g])
-        for block, following in zip(blocks, [*blocks[1:], None], strict=True):
+        for block, following in zip(blocks, [*blocks[1:], None]):
             latents, glob = block.long_range(latents, glob, B)
             for g in groups:
                 bytes_[g] = block.decode(bytes_[g], latents[g])

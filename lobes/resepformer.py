@@ -8,11 +8,13 @@ chunks' time averages, whose output is added back to every frame of its
 chunk, IntraTransformer2 inside each chunk; PReLU, a linear layer and ReLU
 give one mask per speaker. SpeechBrain's ``ResourceEfficientSeparator``
 weights (published recipe) load via `RESepFormer.from_upstream`
-(`lobes.resepformer_upstream`). Design notes: docs/resepformer.md.
+(`lobes.resepformer_upstream`).
 
 Authors
  * sepformer-lobes contributors 2026
 """
+
+from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
@@ -81,7 +83,7 @@ def sinusoidal_positions(
     return codes
 
 
-class GlobalNorm(nn.Module):
+class ChannelsLastGlobalLayerNorm(nn.Module):
     """Normalises each sequence of [batch, time, dim] over time and channels.
 
     SpeechBrain's ``GlobalLayerNorm`` (gLN) on the channels-last layout,
@@ -96,7 +98,7 @@ class GlobalNorm(nn.Module):
 
     Example
     -------
-    >>> y = GlobalNorm(8)(torch.randn(2, 10, 8) * 3 + 1)
+    >>> y = ChannelsLastGlobalLayerNorm(8)(torch.randn(2, 10, 8) * 3 + 1)
     >>> y[0].mean().abs() < 1e-5, (y[0].std(False) - 1).abs() < 1e-5
     (tensor(True), tensor(True))
     """
@@ -137,8 +139,6 @@ class SkipTransformer(nn.Module):
         Dropout rate.
     causal : bool
         Causal attention and per-frame norm.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -155,17 +155,18 @@ class SkipTransformer(nn.Module):
         d_ffn: int,
         dropout: float = 0.0,
         causal: bool = False,
-        backend: str = "auto",
     ):
         super().__init__()
         self.causal = causal
         self.layers = nn.ModuleList(
-            TransformerLayer(dim, nhead, d_ffn, dropout, backend)
+            TransformerLayer(dim, nhead, d_ffn, dropout)
             for _ in range(num_layers)
         )
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         self.norm = (
-            nn.LayerNorm(dim, eps=NORM_EPS) if causal else GlobalNorm(dim)
+            nn.LayerNorm(dim, eps=NORM_EPS)
+            if causal
+            else ChannelsLastGlobalLayerNorm(dim)
         )
 
     def forward(
@@ -229,8 +230,7 @@ class RESepFormer(nn.Module):
     transformer's attention over S = L / C chunks takes over); under
     ``torch.no_grad()``, working memory O(group_chunks C d_ffn + S d_ffn).
     Causal: causal attention, per-frame LayerNorm; look-ahead C - 1 = 149
-    frames (150.9 ms at 8 kHz); stream with `forward_chunk`. Derivations:
-    docs/resepformer.md.
+    frames (150.9 ms at 8 kHz); stream with `forward_chunk`.
 
     Arguments
     ---------
@@ -257,8 +257,6 @@ class RESepFormer(nn.Module):
     group_chunks : int, optional
         Chunks per group at inference; None:
         `lobes.attention.inference_chunk_group`.
-    backend : str
-        Backend of `lobes.attention.attend`.
 
     Example
     -------
@@ -278,7 +276,7 @@ class RESepFormer(nn.Module):
     torch.Size([2, 8000, 2])
     """
 
-    linear_in_length = True  # time and memory O(L): docs/resepformer.md
+    linear_in_length = True  # time and memory O(L)
 
     def __init__(
         self,
@@ -293,7 +291,6 @@ class RESepFormer(nn.Module):
         dropout: float = 0.0,
         causal: bool = False,
         group_chunks: int | None = None,
-        backend: str = "auto",
     ):
         super().__init__()
         if in_channels % nhead or in_channels % 2:
@@ -309,7 +306,7 @@ class RESepFormer(nn.Module):
 
         def block(layers: int, d_ffn: int) -> SkipTransformer:
             return SkipTransformer(
-                in_channels, layers, nhead, d_ffn, dropout, causal, backend
+                in_channels, layers, nhead, d_ffn, dropout, causal
             )
 
         self.intra1 = block(intra_layers, intra_d_ffn)
@@ -351,8 +348,8 @@ class RESepFormer(nn.Module):
 
     def _forward_grouped(self, x: Tensor) -> Tensor:
         """Inference, group_chunks chunks at a time (bounded working set);
-        IntraTransformer1's output waits in the last speaker's masks
-        until pass 2 reads it (why: docs/resepformer.md)."""
+        IntraTransformer1's output waits in the last speaker's masks,
+        which pass 2 overwrites only where it has already read."""
         B, N, L = x.shape
         C, S = self.chunk_size, L // self.chunk_size + 1
         G = self.group_chunks or inference_chunk_group(x.device)
@@ -470,7 +467,7 @@ class RESepFormer(nn.Module):
     @classmethod
     def from_upstream(
         cls, upstream: ResourceEfficientSeparator, **kwargs
-    ) -> "RESepFormer":
+    ) -> RESepFormer:
         """Builds the RE-SepFormer that computes what ``upstream`` computes.
 
         Arguments
@@ -479,7 +476,7 @@ class RESepFormer(nn.Module):
             SpeechBrain's separator, in the configuration of the published
             recipe (see `lobes.resepformer_upstream`).
         **kwargs
-            Extra `RESepFormer` arguments (group_chunks, backend).
+            Extra `RESepFormer` arguments (group_chunks).
 
         Returns
         -------
@@ -515,7 +512,7 @@ class RESepFormer(nn.Module):
         nhead: int = 8,
         chunk_size: int = 150,
         **kwargs,
-    ) -> "RESepFormer":
+    ) -> RESepFormer:
         """Builds a RE-SepFormer from an upstream masknet checkpoint alone.
 
         Arguments
@@ -528,7 +525,7 @@ class RESepFormer(nn.Module):
         chunk_size : int
             Chunk size (weights do not tell; the recipe uses 150).
         **kwargs
-            Extra `RESepFormer` arguments (dropout, group_chunks, backend).
+            Extra `RESepFormer` arguments (dropout, group_chunks).
 
         Returns
         -------

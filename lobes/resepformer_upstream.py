@@ -7,12 +7,14 @@ the published recipe's configuration, ``SBTransformerBlock_wnormandskip``
 seg/mem models (positional encoding, norm_before, norm, skip, relu),
 ``mem_type="av"``, two blocks, ReLU masks, gLN (non-causal) or per-frame
 norms (causal). The converted model's masks agree with upstream's within
-1e-4 (batch 1; see docs/resepformer.md). `RESepFormer.from_upstream` and
+1e-4 (batch 1). `RESepFormer.from_upstream` and
 `RESepFormer.from_upstream_state_dict` build the model in one call.
 
 Authors
  * sepformer-lobes contributors 2026
 """
+
+from __future__ import annotations
 
 import torch.nn as nn
 from speechbrain.lobes.models.dual_path import (

@@ -15,10 +15,11 @@ from speechbrain.lobes.models.transformer.Transformer import (
 
 import lobes.attention as attention
 from lobes.attention import (
+    FusedMultiheadAttention,
     KVCache,
-    MultiHeadAttention,
     TransformerLayer,
     attend,
+    attention_backend,
     flash_attn_applicable,
 )
 
@@ -52,7 +53,8 @@ def test_backends_match_reference(backend, causal, lengths):
     device = "cuda" if backend == "flash_attn" else "cpu"
     q = torch.randn(2, 3, lengths[0], 16, device=device)
     k, v = torch.randn(2, 2, 3, lengths[1], 16, device=device).unbind(0)
-    out = attend(q, k, v, causal=causal, backend=backend)
+    with attention_backend(backend):
+        out = attend(q, k, v, causal=causal)
     atol = 2e-2 if backend == "flash_attn" else 1e-5  # bf16 kernel
     assert out.dtype == q.dtype and out.shape == q.shape
     torch.testing.assert_close(
@@ -61,7 +63,7 @@ def test_backends_match_reference(backend, causal, lengths):
 
 
 def test_strided_inputs_match_reference():
-    # MultiHeadAttention passes views of the packed projection
+    # FusedMultiheadAttention passes views of the packed projection
     qkv = torch.randn(2, 50, 3, 4, 8)
     q, k, v = qkv.permute(2, 0, 3, 1, 4)
     assert not q.is_contiguous()
@@ -74,7 +76,8 @@ def test_strided_inputs_match_reference():
 def test_bad_arguments_raise_clear_errors():
     q = torch.randn(1, 2, 8, 4)
     with pytest.raises(ValueError, match="backend='xformers'"):
-        attend(q, q, q, backend="xformers")
+        with attention_backend("xformers"):
+            attend(q, q, q)
     with pytest.raises(ValueError, match=r"\[batch, heads, length"):
         attend(q[0], q[0], q[0])
     with pytest.raises(ValueError, match="causal attention needs"):
@@ -85,7 +88,8 @@ def test_flash_backend_without_flash_attn(monkeypatch):
     monkeypatch.setattr(attention, "flash_attn_func", None)
     q = torch.randn(1, 2, 8, 4)
     with pytest.raises(RuntimeError, match="flash-attn package"):
-        attend(q, q, q, backend="flash_attn")
+        with attention_backend("flash_attn"):
+            attend(q, q, q)
     assert not flash_attn_applicable(q.half())
     # auto never needs it
     torch.testing.assert_close(
@@ -97,7 +101,8 @@ def test_flash_backend_off_gpu(monkeypatch):
     monkeypatch.setattr(attention, "flash_attn_func", lambda *a, **k: None)
     q = torch.randn(1, 2, 8, 4)
     with pytest.raises(RuntimeError, match="compute capability"):
-        attend(q, q, q, backend="flash_attn")
+        with attention_backend("flash_attn"):
+            attend(q, q, q)
 
 
 def test_flash_dispatch_layout_and_casts(monkeypatch):
@@ -119,7 +124,8 @@ def test_flash_dispatch_layout_and_casts(monkeypatch):
     out = attend(q, k, v, causal=True)  # fp32: auto keeps exact SDPA
     assert calls == [] and out.dtype == torch.float32
 
-    out = attend(q, k, v, causal=True, backend="flash_attn")  # cast in, out
+    with attention_backend("flash_attn"):  # fp32: cast in and out
+        out = attend(q, k, v, causal=True)
     assert calls == [torch.bfloat16] and out.dtype == torch.float32
     torch.testing.assert_close(
         out.double(), reference(q, k, v, True), atol=5e-2, rtol=0
@@ -134,7 +140,7 @@ def test_flash_dispatch_layout_and_casts(monkeypatch):
 
 PEAK_SCRIPT = """
 import json, torch
-from lobes.attention import attend
+from lobes.attention import attend, attention_backend
 
 def peak():  # VmHWM: this process's own high-water mark (ru_maxrss
     # would carry the parent's over exec)
@@ -146,7 +152,8 @@ L, heads, d = {length}, 2, 16
 q, k, v = torch.randn(3, 1, heads, L, d).unbind(0)
 attend(q[:, :, :256], k[:, :, :256], v[:, :, :256])  # load kernels, threads
 before = peak()
-out = attend(q, k, v, causal={causal}, backend="{backend}")
+with attention_backend("{backend}"):
+    out = attend(q, k, v, causal={causal})
 growth = peak() - before
 print(json.dumps({{"growth": growth, "finite": bool(out.isfinite().all())}}))
 """
@@ -185,7 +192,7 @@ def test_peak_measure_sees_a_materialised_matrix():
 
 def test_multihead_attention_matches_torch():
     torch.manual_seed(0)
-    ours = MultiHeadAttention(32, nhead=4)
+    ours = FusedMultiheadAttention(32, nhead=4)
     theirs = torch.nn.MultiheadAttention(32, 4, batch_first=True)
     with torch.no_grad():
         theirs.in_proj_weight.copy_(ours.qkv.weight)
@@ -255,3 +262,47 @@ def test_gradients_flow():
     layer(x, causal=True).square().sum().backward()
     assert x.grad.isfinite().all() and x.grad.abs().sum() > 0
     assert all(p.grad is not None for p in layer.parameters())
+
+
+def test_backend_setting_is_scoped():
+    """The setting holds inside its block only, also after an error."""
+    q = torch.randn(1, 2, 8, 4)
+    with pytest.raises(RuntimeError):
+        with attention_backend("flash_attn"):  # no GPU here: fails
+            attend(q, q, q)
+    assert attention._BACKEND.get() == "auto"
+    with attention_backend("math"), attention_backend("sdpa"):
+        assert attention._BACKEND.get() == "sdpa"
+    assert attention._BACKEND.get() == "auto"
+
+
+WITHOUT_TORCH_NN_ATTENTION = """
+import sys, torch
+sys.modules["torch.nn.attention"] = None  # torch < 2.3 has no such module
+from lobes.attention import attend, attention_backend
+import lobes.resepformer, lobes.latent_xattn, lobes.fsmn_flash
+q, k, v = torch.randn(3, 1, 2, 50, 8).unbind(0)
+with attention_backend("math"):
+    math = attend(q, k, v, causal=True)
+import lobes.attention as attention
+with attention._math_kernel():  # the fallback's switches, set and restored
+    inside = torch.backends.cuda.flash_sdp_enabled()
+after = torch.backends.cuda.flash_sdp_enabled()
+error = float((math - attend(q, k, v, causal=True)).abs().max())
+print(inside, after, error)
+"""
+
+
+def test_runs_without_torch_nn_attention():
+    """torch 2.1 and 2.2 (SpeechBrain's minimum is 2.1) have no
+    torch.nn.attention: the lobes import, and the math kernel still runs
+    through torch's older switch."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH_NN_ATTENTION],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    inside, after, error = result.stdout.strip().splitlines()[-1].split()
+    assert (inside, after) == ("False", "True")
+    assert float(error) < 1e-5

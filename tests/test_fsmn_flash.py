@@ -11,7 +11,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from torch import Tensor
 
-from lobes.attention import count_macs
+from lobes.attention import attention_backend, count_macs
 from lobes.fsmn_flash import (
     FlashFormer,
     FlashStreamState,
@@ -29,7 +29,7 @@ SPAN = 2**DEPTH - 1  # sum of the dilations
 FSMN_REACH = {False: (KERNEL - 1) // 2 * SPAN, True: (KERNEL - 1) * SPAN}
 
 
-def tiny(causal: bool, backend: str = "auto", **kwargs) -> FlashFormer:
+def tiny(causal: bool, **kwargs) -> FlashFormer:
     torch.manual_seed(0)
     return FlashFormer(
         DIM,
@@ -41,7 +41,6 @@ def tiny(causal: bool, backend: str = "auto", **kwargs) -> FlashFormer:
         fsmn_kernel_size=KERNEL,
         fsmn_depth=DEPTH,
         causal=causal,
-        backend=backend,
         **kwargs,
     ).eval()
 
@@ -264,9 +263,10 @@ def test_backends_agree(causal):
     x = torch.randn(2, DIM, 4 * WINDOW + 5)
     results = []
     for backend in ("sdpa", "math"):
-        model = tiny(causal, backend).train()  # same seed: same weights
-        masks = model(x)
-        masks.square().mean().backward()
+        model = tiny(causal).train()  # same seed: same weights
+        with attention_backend(backend):
+            masks = model(x)
+            masks.square().mean().backward()
         grads = [p.grad for p in model.parameters()]
         results.append((masks, grads))
     (masks, grads), (ref_masks, ref_grads) = results
