@@ -5,11 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= results/demo
+UPSTREAM_DIR ?= results/upstream
+# SpeechBrain's pinned ruff (its lint-requirements.txt), beside ours: the
+# tests check the files `make upstream` writes with it
+SB_RUFF := $(VENV)/sb-ruff/bin/ruff
 ARGS ?=
 
-.PHONY: install test lint format demo bench clean
+.PHONY: install test lint format demo bench upstream clean
 
-install: $(STAMP)
+install: $(STAMP) $(SB_RUFF)
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +21,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
-CODE := lobes hparams recipes bench demo tests
+$(SB_RUFF): | $(STAMP)
+	$(BIN)/python -m pip install -q --upgrade --target $(VENV)/sb-ruff ruff==0.12.4
+
+CODE := lobes hparams recipes bench demo tests upstream
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)
@@ -28,7 +35,7 @@ format: $(STAMP)
 	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
 
-test: lint
+test: lint $(SB_RUFF)
 	$(BIN)/python -m pytest -q --durations=10 $(ARGS)
 
 demo: $(STAMP)
@@ -37,6 +44,10 @@ demo: $(STAMP)
 # the benchmark suite against upstream SpeechBrain; e.g. make bench ARGS="--quick"
 bench: $(STAMP)
 	$(BIN)/python -m bench.suite $(ARGS)
+
+# the lobes as a SpeechBrain pull request (see upstream/__init__.py)
+upstream: $(STAMP)
+	$(BIN)/python -m upstream $(UPSTREAM_DIR)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache *.egg-info

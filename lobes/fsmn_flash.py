@@ -171,8 +171,9 @@ class WindowAttention(nn.Module):
 
     Example
     -------
-    >>> attn = WindowAttention(16, nhead=2, window_size=10, shifted=True,
-    ...     causal=True)
+    >>> attn = WindowAttention(
+    ...     16, nhead=2, window_size=10, shifted=True, causal=True
+    ... )
     >>> attn(torch.randn(2, 50, 16)).shape
     torch.Size([2, 50, 16])
     """
@@ -237,8 +238,7 @@ class WindowSummaryAttention(nn.Module):
 
     Example
     -------
-    >>> path = WindowSummaryAttention(16, nhead=2, window_size=10,
-    ...     causal=True)
+    >>> path = WindowSummaryAttention(16, nhead=2, window_size=10, causal=True)
     >>> g = path(torch.randn(2, 50, 16))
     >>> g.shape, bool(g[:, :10].eq(0).all())  # nothing precedes window 0
     (torch.Size([2, 50, 16]), True)
@@ -320,8 +320,16 @@ class FlashFormerLayer(nn.Module):
 
     Example
     -------
-    >>> layer = FlashFormerLayer(16, nhead=2, d_ffn=32, window_size=10,
-    ...     shifted=False, fsmn_hidden=32, fsmn_kernel_size=3, fsmn_depth=2)
+    >>> layer = FlashFormerLayer(
+    ...     16,
+    ...     nhead=2,
+    ...     d_ffn=32,
+    ...     window_size=10,
+    ...     shifted=False,
+    ...     fsmn_hidden=32,
+    ...     fsmn_kernel_size=3,
+    ...     fsmn_depth=2,
+    ... )
     >>> layer(torch.randn(2, 50, 16)).shape
     torch.Size([2, 50, 16])
     """
@@ -392,8 +400,8 @@ class FlashFormer(nn.Module):
 
     Complexity: time and memory O(L), plus a negligible O((L / W)^2 d).
     Causal latency: 0 frames (15 samples, 1.9 ms at 8 kHz, with the encoder).
-    Default size, with encoder and decoder: 6.41 GMACs per second of 8 kHz
-    audio, 6.22 M parameters.
+    The defaults, with ``in_channels=128``, are sized for the compute per
+    second of audio of RE-SepFormer's paper configuration.
 
     Arguments
     ---------
@@ -419,10 +427,12 @@ class FlashFormer(nn.Module):
     -------
     >>> from speechbrain.lobes.models.dual_path import Encoder, Decoder
     >>> encoder = Encoder(kernel_size=16, out_channels=64)
-    >>> masknet = FlashFormer(64, num_layers=2, nhead=4, d_ffn=128,
-    ...     window_size=50, fsmn_hidden=64)
-    >>> decoder = Decoder(in_channels=64, out_channels=1, kernel_size=16,
-    ...     stride=8, bias=False)
+    >>> masknet = FlashFormer(
+    ...     64, num_layers=2, nhead=4, d_ffn=128, window_size=50, fsmn_hidden=64
+    ... )
+    >>> decoder = Decoder(
+    ...     in_channels=64, out_channels=1, kernel_size=16, stride=8, bias=False
+    ... )
     >>> mix = torch.randn(2, 8000)
     >>> h = encoder(mix)
     >>> masks = masknet(h)
@@ -532,9 +542,16 @@ class FlashFormer(nn.Module):
 
         Example
         -------
-        >>> model = FlashFormer(16, num_layers=2, nhead=2, d_ffn=32,
-        ...     window_size=10, fsmn_hidden=16, fsmn_kernel_size=3,
-        ...     causal=True).eval()
+        >>> model = FlashFormer(
+        ...     16,
+        ...     num_layers=2,
+        ...     nhead=2,
+        ...     d_ffn=32,
+        ...     window_size=10,
+        ...     fsmn_hidden=16,
+        ...     fsmn_kernel_size=3,
+        ...     causal=True,
+        ... ).eval()
         >>> h = torch.rand(1, 16, 25)
         >>> state, masks = None, []
         >>> for block in h.split(model.stream_frames, dim=-1):

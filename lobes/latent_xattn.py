@@ -258,9 +258,19 @@ class LatentRepeat(nn.Module):
 
     Example
     -------
-    >>> block = LatentRepeat(byte_channels=8, chunk_size=10, num_latents=4,
-    ...     latent_dim=8, attention_dim=16, nhead=2, d_ffn=32,
-    ...     latent_d_ffn=16, long_pass=True, global_dim=16, global_d_ffn=32)
+    >>> block = LatentRepeat(
+    ...     byte_channels=8,
+    ...     chunk_size=10,
+    ...     num_latents=4,
+    ...     latent_dim=8,
+    ...     attention_dim=16,
+    ...     nhead=2,
+    ...     d_ffn=32,
+    ...     latent_d_ffn=16,
+    ...     long_pass=True,
+    ...     global_dim=16,
+    ...     global_d_ffn=32,
+    ... )
     >>> bytes_, latents = torch.randn(2 * 3, 8, 10), torch.randn(2 * 3, 4, 8)
     >>> glob = torch.randn(2, 5, 16)
     >>> bytes_, latents, glob = block(bytes_, latents, glob, batch_size=2)
@@ -383,12 +393,24 @@ class LatentSepFormer(nn.Module):
     -------
     >>> from speechbrain.lobes.models.dual_path import Encoder, Decoder
     >>> encoder = Encoder(kernel_size=16, out_channels=32)
-    >>> masknet = LatentSepFormer(32, byte_channels=16, chunk_size=50,
-    ...     num_repeats=2, num_latents=4, latent_dim=16, attention_dim=32,
-    ...     nhead=4, d_ffn=64, latent_d_ffn=32, num_global_latents=4,
-    ...     global_dim=32, global_d_ffn=64)
-    >>> decoder = Decoder(in_channels=32, out_channels=1, kernel_size=16,
-    ...     stride=8, bias=False)
+    >>> masknet = LatentSepFormer(
+    ...     32,
+    ...     byte_channels=16,
+    ...     chunk_size=50,
+    ...     num_repeats=2,
+    ...     num_latents=4,
+    ...     latent_dim=16,
+    ...     attention_dim=32,
+    ...     nhead=4,
+    ...     d_ffn=64,
+    ...     latent_d_ffn=32,
+    ...     num_global_latents=4,
+    ...     global_dim=32,
+    ...     global_d_ffn=64,
+    ... )
+    >>> decoder = Decoder(
+    ...     in_channels=32, out_channels=1, kernel_size=16, stride=8, bias=False
+    ... )
     >>> mix = torch.randn(2, 8000)
     >>> h = encoder(mix)
     >>> masks = masknet(h)

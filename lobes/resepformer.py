@@ -262,10 +262,18 @@ class RESepFormer(nn.Module):
     -------
     >>> from speechbrain.lobes.models.dual_path import Encoder, Decoder
     >>> encoder = Encoder(kernel_size=16, out_channels=64)
-    >>> masknet = RESepFormer(64, chunk_size=50, intra_layers=1,
-    ...     memory_layers=1, nhead=4, intra_d_ffn=128, memory_d_ffn=128)
-    >>> decoder = Decoder(in_channels=64, out_channels=1, kernel_size=16,
-    ...     stride=8, bias=False)
+    >>> masknet = RESepFormer(
+    ...     64,
+    ...     chunk_size=50,
+    ...     intra_layers=1,
+    ...     memory_layers=1,
+    ...     nhead=4,
+    ...     intra_d_ffn=128,
+    ...     memory_d_ffn=128,
+    ... )
+    >>> decoder = Decoder(
+    ...     in_channels=64, out_channels=1, kernel_size=16, stride=8, bias=False
+    ... )
     >>> mix = torch.randn(2, 8000)
     >>> h = encoder(mix)
     >>> masks = masknet(h)
@@ -429,9 +437,16 @@ class RESepFormer(nn.Module):
 
         Example
         -------
-        >>> model = RESepFormer(16, chunk_size=10, intra_layers=1,
-        ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32,
-        ...     causal=True).eval()
+        >>> model = RESepFormer(
+        ...     16,
+        ...     chunk_size=10,
+        ...     intra_layers=1,
+        ...     memory_layers=1,
+        ...     nhead=2,
+        ...     intra_d_ffn=32,
+        ...     memory_d_ffn=32,
+        ...     causal=True,
+        ... ).eval()
         >>> h = torch.rand(1, 16, 25)
         >>> state, masks = None, []
         >>> for chunk in h.split(10, dim=-1):
@@ -474,7 +489,8 @@ class RESepFormer(nn.Module):
         ---------
         upstream : ResourceEfficientSeparator
             SpeechBrain's separator, in the configuration of the published
-            recipe (see `lobes.resepformer_upstream`).
+            recipe (see
+            `lobes.resepformer_upstream`).
         **kwargs
             Extra `RESepFormer` arguments (group_chunks).
 
@@ -486,14 +502,27 @@ class RESepFormer(nn.Module):
         Example
         -------
         >>> from speechbrain.lobes.models.resepformer import (
-        ...     SBTransformerBlock_wnormandskip)
+        ...     SBTransformerBlock_wnormandskip,
+        ... )
         >>> def block():
-        ...     return SBTransformerBlock_wnormandskip(1, 32, 4, 64,
-        ...         dropout=0, use_positional_encoding=True,
-        ...         norm_before=True)
-        >>> upstream = ResourceEfficientSeparator(32, causal=False,
-        ...     segment_size=10, layer=2, mem_type="av",
-        ...     seg_model=block(), mem_model=block()).eval()
+        ...     return SBTransformerBlock_wnormandskip(
+        ...         1,
+        ...         32,
+        ...         4,
+        ...         64,
+        ...         dropout=0,
+        ...         use_positional_encoding=True,
+        ...         norm_before=True,
+        ...     )
+        >>> upstream = ResourceEfficientSeparator(
+        ...     32,
+        ...     causal=False,
+        ...     segment_size=10,
+        ...     layer=2,
+        ...     mem_type="av",
+        ...     seg_model=block(),
+        ...     mem_model=block(),
+        ... ).eval()
         >>> ours = RESepFormer.from_upstream(upstream)
         >>> h = torch.rand(1, 32, 45)
         >>> torch.allclose(ours(h), upstream(h), atol=1e-5)

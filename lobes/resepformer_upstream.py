@@ -2,8 +2,9 @@
 
 Converts the masknet of SpeechBrain's
 ``speechbrain.lobes.models.resepformer.ResourceEfficientSeparator`` into
-the arguments and state_dict of `lobes.resepformer.RESepFormer`. Supported:
-the published recipe's configuration, ``SBTransformerBlock_wnormandskip``
+the arguments and state_dict of
+`lobes.resepformer.RESepFormer`. Supported: the
+published recipe's configuration, ``SBTransformerBlock_wnormandskip``
 seg/mem models (positional encoding, norm_before, norm, skip, relu),
 ``mem_type="av"``, two blocks, ReLU masks, gLN (non-causal) or per-frame
 norms (causal). The converted model's masks agree with upstream's within
@@ -149,12 +150,24 @@ def upstream_module_config(upstream: ResourceEfficientSeparator) -> dict:
     Example
     -------
     >>> def block(d_ffn):
-    ...     return SBTransformerBlock_wnormandskip(1, 32, 4, d_ffn,
-    ...         dropout=0, use_positional_encoding=True,
-    ...         norm_before=True)
-    >>> upstream = ResourceEfficientSeparator(32, causal=False,
-    ...     segment_size=10, layer=2, mem_type="av",
-    ...     seg_model=block(64), mem_model=block(48))
+    ...     return SBTransformerBlock_wnormandskip(
+    ...         1,
+    ...         32,
+    ...         4,
+    ...         d_ffn,
+    ...         dropout=0,
+    ...         use_positional_encoding=True,
+    ...         norm_before=True,
+    ...     )
+    >>> upstream = ResourceEfficientSeparator(
+    ...     32,
+    ...     causal=False,
+    ...     segment_size=10,
+    ...     layer=2,
+    ...     mem_type="av",
+    ...     seg_model=block(64),
+    ...     mem_model=block(48),
+    ... )
     >>> config = upstream_module_config(upstream)
     >>> config["chunk_size"], config["nhead"], config["memory_d_ffn"]
     (10, 4, 48)
@@ -169,7 +182,7 @@ def upstream_module_config(upstream: ResourceEfficientSeparator) -> dict:
         nhead=layer.self_att.att.num_heads,
         chunk_size=upstream.segment_size,
     )
-    return config | {"dropout": float(layer.dropout1.p)}
+    return {**config, "dropout": float(layer.dropout1.p)}
 
 
 def convert_upstream_state_dict(
@@ -233,7 +246,7 @@ def _check_upstream(upstream: ResourceEfficientSeparator) -> None:
             problems.append(
                 "seg/mem model without positional encoding, norm or skip"
             )
-        elif not isinstance(b.norm, GlobalLayerNorm | CumulativeLayerNorm):
+        elif not isinstance(b.norm, (GlobalLayerNorm, CumulativeLayerNorm)):
             problems.append(f"{type(b.norm).__name__} norm (need gln/cln)")
         elif b.causal != isinstance(b.norm, CumulativeLayerNorm):
             problems.append(

@@ -1,5 +1,6 @@
-"""Tests of lobes.attention: backends vs an explicit softmax reference,
-dispatch, memory, and the shared Transformer layer vs SpeechBrain's."""
+"""Tests of lobes.attention: backends vs an
+explicit softmax reference, dispatch, memory, and the shared Transformer
+layer vs SpeechBrain's."""
 
 import json
 import math
@@ -280,7 +281,9 @@ WITHOUT_TORCH_NN_ATTENTION = """
 import sys, torch
 sys.modules["torch.nn.attention"] = None  # torch < 2.3 has no such module
 from lobes.attention import attend, attention_backend
-import lobes.resepformer, lobes.latent_xattn, lobes.fsmn_flash
+import lobes.resepformer
+import lobes.latent_xattn
+import lobes.fsmn_flash
 q, k, v = torch.randn(3, 1, 2, 50, 8).unbind(0)
 with attention_backend("math"):
     math = attend(q, k, v, causal=True)

@@ -1,26 +1,21 @@
-"""Tests of lobes.fsmn_flash: the masknet contract, gradients, causality,
-what each path (FSMN memory, windows, window summaries) carries, backend
-parity, and the MAC budget of the shipped configuration."""
+"""Tests of lobes.fsmn_flash: the masknet contract,
+gradients, causality, what each path (FSMN memory, windows, window
+summaries) carries, streaming and backend parity."""
 
-import functools
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 import torch
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from torch import Tensor
 
-from lobes.attention import attention_backend, count_macs
+from lobes.attention import attention_backend
 from lobes.fsmn_flash import (
     FlashFormer,
     FlashStreamState,
     WindowAttention,
     WindowSummaryAttention,
 )
-from lobes.model import EncoderMaskerDecoder
 
-ROOT = Path(__file__).resolve().parents[1]
 DIM, WINDOW, LAYERS = 16, 8, 2
 KERNEL, DEPTH = 3, 3  # FSMN taps at dilations 1, 2, 4
 # frames one layer's FSMN memory spans: each side when centred, all in the
@@ -115,25 +110,6 @@ def test_causal_model_never_looks_ahead(t):
     delta = change(tiny(causal=True), t)
     assert delta[:t].eq(0).all()
     assert delta[t] > 1e-4
-
-
-def test_causal_separation_waits_for_15_samples():
-    """With SpeechBrain's encoder (kernel 16, stride 8) and decoder, output
-    sample n depends on input samples up to n + 15 (1.9 ms at 8 kHz)."""
-    torch.manual_seed(0)
-    model = EncoderMaskerDecoder(
-        Encoder(kernel_size=16, out_channels=DIM),
-        tiny(causal=True),
-        Decoder(DIM, 1, kernel_size=16, stride=8, bias=False),
-    )
-    mix = torch.randn(1, 2000)
-    n = 1000  # a multiple of the stride: its frame ends 15 samples later
-    moved = mix.clone()
-    moved[0, n + 15] += 1.0
-    delta = (model.separate(mix) - model.separate(moved)).abs()
-    delta = delta.amax(dim=(0, 2))  # [B, T, S] -> [T]
-    assert delta[:n].eq(0).all()
-    assert delta[n] > 0
 
 
 @pytest.mark.parametrize("length", [1, WINDOW - 3, 2 * WINDOW, 5 * WINDOW + 3])
@@ -271,7 +247,7 @@ def test_backends_agree(causal):
         results.append((masks, grads))
     (masks, grads), (ref_masks, ref_grads) = results
     torch.testing.assert_close(masks, ref_masks, atol=1e-5, rtol=1e-4)
-    for g, ref in zip(grads, ref_grads, strict=True):
+    for g, ref in zip(grads, ref_grads):
         torch.testing.assert_close(g, ref, atol=1e-5, rtol=1e-3)
 
 
@@ -325,62 +301,3 @@ def test_bad_configuration_and_input_raise():
         FlashFormer(32, nhead=4, fsmn_kernel_size=4)
     with pytest.raises(ValueError, match=r"\[batch, 16, frames\]"):
         tiny(False)(torch.randn(1, 8, 40))
-
-
-def model_definition(device: str = "cpu", **overrides) -> dict:
-    """The shipped hparams/fsmn_flash.yaml, built on ``device``."""
-    with open(ROOT / "hparams" / "fsmn_flash.yaml") as f, torch.device(device):
-        return load_hyperpyyaml(f, overrides)
-
-
-def separate_macs(hparams: dict, seconds: float, device: str) -> float:
-    model = EncoderMaskerDecoder(
-        *(hparams[k] for k in ("Encoder", "MaskNet", "Decoder"))
-    ).eval()
-    mix = torch.randn(1, int(8000 * seconds), device=device)
-    return count_macs(functools.partial(model.separate, mix))
-
-
-def test_meta_device_counts_what_cpu_runs():
-    """Shapes alone fix the MACs: counting on the meta device (no compute)
-    gives the count of a real CPU run."""
-    overrides = dict(N_encoder_out=32, num_layers=2, d_ffn=64, window_size=16)
-    cpu = separate_macs(model_definition(**overrides), 0.5, "cpu")
-    meta = separate_macs(model_definition("meta", **overrides), 0.5, "meta")
-    assert meta == cpu > 0
-
-
-def test_default_size_macs_and_linear_growth():
-    """hparams/fsmn_flash.yaml: within 10% of RE-SepFormer's 6.3 GMACs per
-    second of 8 kHz audio, and the same per second from 4 s to 256 s."""
-    hparams = model_definition("meta")
-    params = sum(
-        p.numel()
-        for k in ("Encoder", "MaskNet", "Decoder")
-        for p in hparams[k].parameters()
-    )
-    assert params == pytest.approx(6.2e6, rel=0.01)  # as documented
-    per_second = {
-        s: separate_macs(hparams, s, "meta") / s / 1e9 for s in (4, 16, 256)
-    }
-    assert per_second[4] == pytest.approx(6.3, rel=0.1)
-    assert per_second[256] == pytest.approx(per_second[16], rel=0.01)
-
-
-@pytest.mark.parametrize("recipe", ["WSJ0Mix", "WHAM"])
-def test_recipe_hparams_build_the_model_definition(recipe, tmp_path):
-    """recipes/*/hparams/fsmn_flash.yaml include hparams/fsmn_flash.yaml,
-    and overrides reach the model (here: a causal model)."""
-    path = ROOT / "recipes" / recipe / "hparams" / "fsmn_flash.yaml"
-    overrides = {
-        "data_folder": str(tmp_path),
-        "output_folder": str(tmp_path),
-        "model": {"causal": True},
-    }
-    with open(path) as f:
-        hparams = load_hyperpyyaml(f, overrides)
-    masknet = hparams["modules"]["masknet"]
-    assert isinstance(masknet, FlashFormer) and masknet.causal
-    assert hparams["experiment_name"].startswith("fsmn_flash")
-    expected = model_definition()["MaskNet"].state_dict()
-    assert masknet.state_dict().keys() == expected.keys()

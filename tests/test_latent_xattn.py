@@ -1,37 +1,21 @@
-"""Tests of lobes.latent_xattn: the masknet contract, gradients, causality
-and its latency, use of the latents and of the long pass, agreement of the
-cross-attention with torch's reference, and the default size's MACs."""
+"""Tests of lobes.latent_xattn: the masknet
+contract, gradients, causality and its latency, use of the latents and of
+the long pass, and agreement of the cross-attention with torch's
+reference."""
 
 import pytest
 import torch
 import torch.nn as nn
-from speechbrain.lobes.models.dual_path import Decoder, Encoder
 
-from lobes.attention import count_macs
 from lobes.latent_xattn import CrossAttention, LatentSepFormer
-from lobes.model import EncoderMaskerDecoder
 
 DIM, CHUNK = 16, 10
 LATENCY = CHUNK - 1  # documented look-ahead, frames
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
     """Reproducible test input."""
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def separator(
-    masknet: nn.Module, channels: int, bias: bool = True
-) -> EncoderMaskerDecoder:
-    """``masknet`` between SpeechBrain's encoder and decoder."""
-    return EncoderMaskerDecoder(
-        Encoder(kernel_size=16, out_channels=channels),
-        masknet,
-        Decoder(channels, 1, kernel_size=16, stride=8, bias=bias),
-    )
 
 
 def tiny(causal=False, **kwargs) -> LatentSepFormer:
@@ -51,7 +35,7 @@ def tiny(causal=False, **kwargs) -> LatentSepFormer:
         global_d_ffn=32,
         causal=causal,
     )
-    return LatentSepFormer(DIM, **(config | kwargs)).eval()
+    return LatentSepFormer(DIM, **{**config, **kwargs}).eval()
 
 
 VARIANTS = {
@@ -80,13 +64,6 @@ def test_masknet_contract(variant, length):
     assert masks.shape == (2, 2, DIM, length)
     assert torch.isfinite(masks).all() and (masks >= 0).all()
     assert masks.amax() > 0  # ReLU did not kill everything
-
-
-def test_between_encoder_and_decoder():
-    """Used exactly like Dual_Path_Model in the separation pipeline."""
-    model = separator(tiny(), DIM, bias=False)
-    mix = randn(3, 8 * 153 + 8)  # 153 frames: not a multiple of CHUNK
-    assert model(mix).shape == (3, 8 * 153 + 8, 2)
 
 
 def test_batch_items_are_independent(variant):
@@ -254,28 +231,3 @@ def test_bad_input_raises():
         tiny(latent_dim=6, nhead=4)
     with pytest.raises(ValueError, match="num_repeats=0"):
         tiny(num_repeats=0)
-
-
-def test_meta_count_equals_real_count():
-    """Counting on the meta device (shapes only, instant) is exact."""
-    model = separator(tiny(), DIM)
-    mix = randn(1, 3000)
-    real = count_macs(lambda: model.separate(mix))
-    meta_model, meta_mix = model.to("meta"), mix.to("meta")
-    assert count_macs(lambda: meta_model.separate(meta_mix)) == real
-
-
-def test_default_size_is_equal_compute_to_resepformer():
-    """Encoder + masknet + decoder of the default configuration (hparams/
-    latent_xattn.yaml): GMACs per second of 8 kHz audio within 10 % of
-    RE-SepFormer's paper configuration (6.3), counted on 4 s; the count
-    grows linearly with the length."""
-    model = separator(LatentSepFormer(256), 256).to("meta")
-
-    def gmacs_per_second(seconds: int) -> float:
-        mix = torch.empty(1, 8000 * seconds, device="meta")
-        return count_macs(lambda: model.separate(mix)) / seconds / 1e9
-
-    per_second = [gmacs_per_second(s) for s in (4, 64)]
-    assert per_second[0] == pytest.approx(6.3, rel=0.10)
-    assert per_second[1] == pytest.approx(per_second[0], rel=0.02)
