@@ -8,6 +8,7 @@ prints the SI-SNRi / SDRi table, and draws the spectrograms of one test
 mixture, its references and the estimates::
 
     python -m demo results/demo
+    python -m demo results/demo --corpus librimix   # the LibriMix recipe
 
 Running it again reuses the corpus and resumes (or just re-evaluates) the
 training run in the same folder; delete the folder to start over.

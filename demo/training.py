@@ -12,9 +12,12 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from hparams import MODELS, model_option
+from lobes.corpus.layouts import LAYOUTS
 from lobes.corpus.writer import generate
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "WSJ0Mix"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+# the recipe that reads each corpus layout
+RECIPE_OF = {"wsj0-2mix": "WSJ0Mix", "wham": "WHAM", "librimix": "LibriMix"}
 CORPUS = {"n_train": 200, "n_valid": 10, "n_test": 20, "seed": 1234}
 # TRAINING_EPOCHS epochs of 200 fresh mixtures (dynamic mixing), in
 # batches of 4: 50 steps an epoch
@@ -31,7 +34,9 @@ TRAINING = [
 ]
 
 
-def build_corpus(folder: Path) -> None:
+def build_corpus(
+    folder: Path, layout: str = "wsj0-2mix", sizes: dict | None = None
+) -> None:
     """Writes the corpus unless a complete one with the same settings is
     already there.
 
@@ -39,15 +44,20 @@ def build_corpus(folder: Path) -> None:
     ---------
     folder : Path
         Corpus folder (``python -m lobes.synthmix`` output).
+    layout : str
+        ``wsj0-2mix``, ``wham`` or ``librimix``.
+    sizes : dict, optional
+        ``n_train``, ``n_valid``, ``n_test``, ``seed`` (default `CORPUS`).
     """
+    sizes = CORPUS if sizes is None else sizes
     marker = folder / "synthmix.json"
     if marker.is_file():
         meta = json.loads(marker.read_text())
-        wanted = CORPUS | {"layout": "wsj0-2mix", "sample_rate": 8000}
+        wanted = sizes | {"layout": layout, "sample_rate": 8000, "num_spks": 2}
         if meta.get("complete") and meta.get("args") == wanted:
             print(f"Reusing the corpus in {folder}")
             return
-    generate(folder, layout="wsj0-2mix", overwrite=True, **CORPUS)
+    generate(folder, layout=layout, overwrite=True, **sizes)
 
 
 def train(
@@ -58,13 +68,16 @@ def train(
     epochs: int = TRAINING_EPOCHS,
     extra: Sequence[str] = (),
     quiet: bool = False,
+    layout: str = "wsj0-2mix",
 ) -> list[str]:
-    """Runs the WSJ0Mix recipe as a user would, with the demo's budget.
+    """Runs the recipe of a corpus layout (WSJ0Mix by default) as a user
+    would, with the demo's budget.
 
     Arguments
     ---------
     corpus : Path
-        The corpus folder (``--data_folder``; ``clean/tr`` for mixing).
+        The corpus folder (``--data_folder``; its ``clean/<train split>``
+        for dynamic mixing).
     output : Path
         The recipe's ``--output_folder``.
     model : str
@@ -78,11 +91,13 @@ def train(
     quiet : bool
         Append the recipe's output to ``output/run.log`` (kept across
         resumed runs) instead of printing it.
+    layout : str
+        The corpus layout, which picks the recipe (`RECIPE_OF`).
 
     Returns
     -------
     command : list[str]
-        The command line, run in ``recipes/WSJ0Mix``.
+        The command line, run in ``recipes/<recipe>``.
     """
     sizes = MODELS[model].small if sizes is None else sizes
     command = [
@@ -90,7 +105,7 @@ def train(
         "train.py",
         f"hparams/{model}.yaml",
         f"--data_folder={corpus}",
-        f"--base_folder_dm={corpus / 'clean' / 'tr'}",
+        f"--base_folder_dm={corpus / 'clean' / LAYOUTS[layout].splits[0]}",
         f"--output_folder={output}",
         f"--model={model_option(sizes)}",
         f"--N_epochs={epochs}",
@@ -107,7 +122,7 @@ def train(
     with open(output / "run.log", "a") if quiet else nullcontext() as log:
         subprocess.run(
             command,
-            cwd=RECIPE,
+            cwd=RECIPES / RECIPE_OF[layout],
             env=env,
             check=True,
             stdout=log,

@@ -22,26 +22,65 @@ from hparams import FOLDER, MODELS, ModelDefinition
 
 RECIPES = FOLDER.parent / "recipes"
 TEMPLATE = RECIPES / "template.yaml"
+WSJ0_DM = (
+    "# Clean utterances for dynamic mixing (WSJ0 si_tr_s at sample_rate, "
+    "speaker\n# id = first 3 characters of each file name); only read if "
+    "dynamic_mixing"
+)
+WSJ0_SPLITS = dict(
+    splits="tr,cv,tt",
+    train_split="tr",
+    valid_split="cv",
+    test_split="tt",
+    base_folder_dm="/yourpath/wsj0-processed/si_tr_s/",
+    corpus_options="",
+)
 CORPORA = {
     "WSJ0Mix": dict(
+        WSJ0_SPLITS,
         task="speech separation on WSJ0-2Mix (WSJ0-3Mix with --num_spks=3)",
         example_folder="/data/wsj0-2mix",
         upstream_recipe="recipes/WSJ0Mix/separation",
         signals="mix,s1,s2",
-        noise_note=".",
+        dm_comment=WSJ0_DM + ".",
         experiment_suffix="",
         csv_prefix="wsj",
         dont_halve_until_epoch=85,
     ),
     "WHAM": dict(
+        WSJ0_SPLITS,
         task="speech separation in noise on WHAM! (targets: the clean sources)",
         example_folder="/data/wham_original",
         upstream_recipe="recipes/WHAMandWHAMR/separation",
         signals="mix_both,s1,s2,noise",
-        noise_note=",\n# which takes its noise from wav8k/min/tr/noise.",
+        dm_comment=WSJ0_DM
+        + ",\n# which takes its noise from wav8k/min/tr/noise.",
         experiment_suffix="-wham",
         csv_prefix="whamorg",
         dont_halve_until_epoch=65,
+    ),
+    "LibriMix": dict(
+        task="speech separation on Libri2Mix (Libri3Mix with --num_spks=3)",
+        example_folder="/data/Libri2Mix",
+        upstream_recipe="recipes/LibriMix/separation",
+        splits="train-360,dev,test",
+        train_split="train-360",
+        valid_split="dev",
+        test_split="test",
+        signals="mix_clean,mix_both,s1,s2,noise",
+        dm_comment="# Clean utterances for dynamic mixing (LibriSpeech "
+        "train-clean-360 at\n# sample_rate; speaker id = the folder two "
+        "levels up, <spk>/<chapter>/...);\n# only read if dynamic_mixing, "
+        "which takes its noise from\n# wav8k/min/train-360/noise when "
+        "use_wham_noise.",
+        base_folder_dm="/yourpath/LibriSpeech/train-clean-360/",
+        experiment_suffix="-librimix",
+        csv_prefix="libri<num_spks>mix",
+        corpus_options="\n# True: noisy mixtures (mix_both, with the noise "
+        "as a signal of its own, so\n# that perturbed sources are remixed "
+        "with it); the targets stay the clean\n# sources\n"
+        "use_wham_noise: False",
+        dont_halve_until_epoch=85,
     ),
 }
 

@@ -11,13 +11,14 @@ import pytest
 import soundfile as sf
 import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
-from sepdata import write_corpus
+from sepdata import SPLITS, write_corpus
 from speechbrain.dataio.dataio import read_audio
 from speechbrain.inference.separation import SepformerSeparation
 from test_recipes import check, run
 
 from hparams import MODELS
 from lobes.inference.cli import export_main as main
+from lobes.inference.cli import separate_main
 from lobes.inference.export import export
 from lobes.model import EncoderMaskerDecoder
 from lobes.resepformer import RESepFormer
@@ -175,6 +176,74 @@ def test_exported_recipe_run_separates_as_the_recipe_evaluated(
         assert (tmp_path / "from_checkpoint" / f"{name}.ckpt").read_bytes() == (
             out / f"{name}.ckpt"
         ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "recipe, model, layout, num_spks, rate",
+    [
+        ("WSJ0Mix", "resepformer", "wsj0-2mix", 3, 8000),
+        ("LibriMix", "latent_xattn", "librimix", 3, 8000),
+        ("WSJ0Mix", "fsmn_flash", "wsj0-2mix", 2, 16000),
+    ],
+    ids=["wsj0-3mix", "libri3mix", "16khz"],
+)
+def test_trained_model_exports_and_separates_files(
+    recipe, model, layout, num_spks, rate, tmp_path, offline
+):
+    """Train (one epoch), export, then ``python -m lobes.separate`` a test
+    mixture: one file per speaker, at the model's rate and the input's
+    length, equal to SpeechBrain's ``separate_batch`` on the same samples
+    (at 16 kHz nothing is resampled)."""
+    data = write_corpus(
+        tmp_path / "data", layout, sample_rate=rate, num_spks=num_spks
+    )
+    output = tmp_path / "run"
+    check(
+        run(
+            recipe,
+            f"{model}.yaml",
+            f"--data_folder={data}",
+            f"--output_folder={output}",
+            f"--num_spks={num_spks}",
+            f"--sample_rate={rate}",
+            "--N_epochs=1",
+        )
+    )
+    pretrained = tmp_path / "pretrained"
+    assert main([str(output), str(pretrained)]) == 0
+    card = (pretrained / "README.md").read_text()
+    assert f"({num_spks} speakers, {rate} Hz)" in card
+    test_split = SPLITS[layout][2]
+    folder = data / f"wav{rate // 1000}k" / "min" / test_split
+    mixture = "mix" if layout == "wsj0-2mix" else "mix_clean"
+    (mix_path,) = sorted((folder / mixture).glob("*.wav"))[:1]
+    separated = tmp_path / "separated"
+    assert (
+        separate_main(
+            [
+                str(mix_path),
+                "--model",
+                str(pretrained),
+                "--out",
+                str(separated),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    outputs = sorted(separated.iterdir())
+    assert [p.name for p in outputs] == [
+        f"{mix_path.stem}_s{k + 1}.wav" for k in range(num_spks)
+    ]
+    mix = read_audio(str(mix_path))
+    loaded = SepformerSeparation.from_hparams(source=str(pretrained))
+    expected = loaded.separate_batch(mix[None])[0]
+    for k, path in enumerate(outputs):
+        audio, file_rate = sf.read(path, dtype="float32")
+        assert file_rate == rate and len(audio) == len(mix)
+        torch.testing.assert_close(
+            torch.from_numpy(audio), expected[:, k], atol=1e-5, rtol=1e-4
+        )
 
 
 UPSTREAM_HPARAMS = """\

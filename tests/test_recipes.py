@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
-from sepdata import write_corpus
+from sepdata import SPLITS, write_corpus
 
 from hparams import MODELS, model_option
 
@@ -61,38 +61,66 @@ def read_results(output: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def wsj(tmp_path_factory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("wsj"), "wsj0-2mix")
+def corpora(tmp_path_factory):
+    """Tiny corpora by (layout, speakers, sample rate), written once."""
+    made = {}
+
+    def corpus(layout: str, num_spks: int = 2, rate: int = 8000) -> Path:
+        key = (layout, num_spks, rate)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(f"{layout}-{num_spks}-{rate}")
+            made[key] = write_corpus(
+                folder, layout, sample_rate=rate, num_spks=num_spks
+            )
+        return made[key]
+
+    return corpus
 
 
 @pytest.fixture(scope="module")
-def wham(tmp_path_factory) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("wham"), "wham")
+def wsj(corpora) -> Path:
+    return corpora("wsj0-2mix")
 
 
-@pytest.mark.parametrize(
-    "recipe, yaml, extra",
-    [
-        ("WSJ0Mix", "resepformer.yaml", []),
-        ("WHAM", "sepformer.yaml", []),
-        (
-            "WHAM",
-            "resepformer.yaml",
-            ["--dynamic_mixing=True", "--training_signal_len=3000"],
-        ),
-    ],
-)
-def test_recipe_trains_and_writes_test_results(
-    recipe, yaml, extra, wsj, wham, tmp_path
-):
-    data = wsj if recipe == "WSJ0Mix" else wham
+@pytest.fixture(scope="module")
+def wham(corpora) -> Path:
+    return corpora("wham")
+
+
+DM = ["--dynamic_mixing=True", "--training_signal_len=3000"]
+RUNS = {  # id: recipe, model, corpus layout, speakers, sample rate, options
+    "wsj0-2mix": ("WSJ0Mix", "resepformer", "wsj0-2mix", 2, 8000, []),
+    "wham": ("WHAM", "sepformer", "wham", 2, 8000, []),
+    "wham-dm": ("WHAM", "resepformer", "wham", 2, 8000, DM),
+    "wsj0-3mix-dm": ("WSJ0Mix", "resepformer", "wsj0-2mix", 3, 8000, DM),
+    "libri2mix": ("LibriMix", "resepformer", "librimix", 2, 8000, []),
+    "libri2mix-noisy-dm": (
+        "LibriMix",
+        "fsmn_flash",
+        "librimix",
+        2,
+        8000,
+        ["--use_wham_noise=True", *DM],
+    ),
+    "libri3mix": ("LibriMix", "latent_xattn", "librimix", 3, 8000, []),
+    "wsj0-2mix-16k": ("WSJ0Mix", "fsmn_flash", "wsj0-2mix", 2, 16000, []),
+}
+
+
+@pytest.mark.parametrize("case", RUNS)
+def test_recipe_trains_and_writes_test_results(case, corpora, tmp_path):
+    recipe, model, layout, num_spks, rate, extra = RUNS[case]
+    data = corpora(layout, num_spks, rate)
+    train_split, _, test_split = SPLITS[layout]
     out = tmp_path / "out"
     args = [f"--data_folder={data}", f"--output_folder={out}", "--N_epochs=1"]
-    if "--dynamic_mixing=True" in extra:
-        extra = extra + [f"--base_folder_dm={data / 'clean' / 'tr'}"]
-    check(run(recipe, yaml, *args, *extra))
+    args += [f"--num_spks={num_spks}", f"--sample_rate={rate}", *extra]
+    if DM[0] in extra:
+        args.append(f"--base_folder_dm={data / 'clean' / train_split}")
+    check(run(recipe, f"{model}.yaml", *args))
     rows = read_results(out)
-    tests = sorted(p.stem for p in (data / "wav8k/min/tt/s1").glob("*.wav"))
+    folder = data / f"wav{rate // 1000}k" / "min" / test_split
+    tests = sorted(p.stem for p in (folder / "s1").glob("*.wav"))
     assert [r["snt_id"] for r in rows] == tests + ["avg"]
     for column in ("sdr", "sdr_i", "si-snr", "si-snr_i"):
         values = [float(r[column]) for r in rows]
@@ -100,7 +128,9 @@ def test_recipe_trains_and_writes_test_results(
         average = sum(values[:-1]) / len(tests)
         assert values[-1] == pytest.approx(average)
     audio = out / "save" / "audio_results"
-    assert (audio / f"item{tests[0]}_source2hat.wav").is_file()
+    assert (audio / f"item{tests[0]}_source{num_spks}hat.wav").is_file()
+    assert not (audio / f"item{tests[0]}_source{num_spks + 1}hat.wav").exists()
+    assert sf.info(audio / f"item{tests[0]}_mix.wav").samplerate == rate
     assert "epoch: 1" in (out / "train_log.txt").read_text()
     # what SpeechBrain's recipe tests expect in a run folder
     for name in ("hyperparams.yaml", "log.txt", "env.log", "train_log.txt"):
@@ -108,6 +138,14 @@ def test_recipe_trains_and_writes_test_results(
     script = ROOT / "recipes" / recipe / "train.py"
     assert (out / "train.py").read_bytes() == script.read_bytes()
     assert sorted(p.name for p in out.glob("*.py")) == ["train.py"]
+    if recipe == "LibriMix":  # SpeechBrain's CSV names and mixtures
+        noisy = "--use_wham_noise=True" in extra
+        with open(out / "save" / f"libri{num_spks}mix_{test_split}.csv") as f:
+            row = next(csv.DictReader(f))
+        mixture = "mix_both" if noisy else "mix_clean"
+        assert f"/{test_split}/{mixture}/" in row["mix_wav"]
+        assert ("noise_wav" in row) == noisy
+        assert f"/wav{rate // 1000}k/" in row["mix_wav"]
 
 
 def test_speechbrain_format_csvs_with_skip_prep(wsj, tmp_path):

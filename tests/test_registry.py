@@ -3,6 +3,7 @@ model declares (lobes.model.capabilities) and the recipe files written
 from one template (hparams/recipes.py)."""
 
 import functools
+import re
 import shutil
 
 import pytest
@@ -99,3 +100,23 @@ def test_a_drifted_recipe_file_is_found(tmp_path, monkeypatch, capsys):
     assert "orphan.yaml" in err
     assert recipes.main([]) == 0  # rewrites the edited file ...
     assert recipes.stale_files() == [copy / "WSJ0Mix/hparams/orphan.yaml"]
+
+
+COST = re.compile(
+    r"# tests/test_registry.py\): ([\d.]+) GMACs per second of audio at "
+    r"8 kHz,\n# ([\d.]+) at 16 kHz"
+)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_definitions_state_their_cost_at_8_and_16_khz(name):
+    """Each definition's header states its GMACs per second of audio at
+    8 and 16 kHz (encoder, masknet, decoder on 4 s): they are the count."""
+    stated = COST.search(MODELS[name].path.read_text())
+    assert stated, f"hparams/{name}.yaml states no cost"
+    for rate, text in zip((8000, 16000), stated.groups(), strict=True):
+        with torch.device("meta"):
+            model = MODELS[name].build()
+            mix = torch.empty(1, 4 * rate)
+        macs = count_macs(functools.partial(model.separate, mix))
+        assert float(text) == pytest.approx(macs / 4 / 1e9, abs=0.006), rate

@@ -301,6 +301,46 @@ def test_dynamic_mixing_errors(tmp_path):
         DynamicMixing(str(tmp_path), num_items=1)
 
 
+def test_dynamic_mixing_reads_librispeech_speakers(tmp_path):
+    """LibriSpeech: <speaker>/<chapter>/<speaker>-<chapter>-<n>.flac; the
+    speaker is the folder two levels up (WSJ0's rule, the first three
+    characters, would merge speakers 198 and 1988 and split nothing)."""
+    rng = np.random.default_rng(0)
+    for speaker, f0 in (("19", 200), ("198", 330), ("1988", 470)):
+        folder = tmp_path / speaker / "7"
+        folder.mkdir(parents=True)
+        for n in range(2):
+            t = np.arange(6000) / SR
+            audio = 0.3 * np.sin(
+                2 * np.pi * f0 * t
+            ) + 0.01 * rng.standard_normal(6000)
+            sf.write(folder / f"{speaker}-7-{n:04d}.flac", audio, SR)
+    dm = DynamicMixing(
+        str(tmp_path),
+        num_items=6,
+        num_spks=3,
+        signal_len=4000,
+        speakers="librispeech",
+    )
+    assert sorted(dm.speakers) == ["19", "198", "1988"]
+    assert all(len(u) == 2 for u in dm.speakers.values())
+    wsj0 = DynamicMixing(str(tmp_path), num_items=1, signal_len=4000)
+    assert sorted(wsj0.speakers) == ["19-", "198"]  # the wrong rule merges
+    item = dm[(1, 3)]
+    assert {"s1_sig", "s2_sig", "s3_sig"} <= set(item)
+    # three different speakers: three different pitches
+    pitches = sorted(dominant_speaker_hz(item[f"s{k}_sig"]) for k in (1, 2, 3))
+    assert pitches == pytest.approx([200, 330, 470], abs=5)
+    with pytest.raises(ValueError, match="speakers='timit'"):
+        DynamicMixing(str(tmp_path), num_items=1, speakers="timit")
+
+
+def dominant_speaker_hz(signal: torch.Tensor) -> float:
+    """The strongest frequency of a signal, in Hz."""
+    spectrum = np.abs(np.fft.rfft(signal.numpy()))
+    return float(np.argmax(spectrum) * SR / len(signal))
+
+
 # ------------------------------------------------------------- the Brain
 
 

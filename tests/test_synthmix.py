@@ -1,6 +1,7 @@
 """Tests of the embedded corpus, measured on the files as written."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 
 from lobes.corpus.cli import main
 from lobes.corpus.espeak import ESpeak, Speaker
+from lobes.corpus.layouts import LAYOUTS
 from lobes.corpus.mixing import (
     MAX_GAIN_DB,
     PEAK,
@@ -20,30 +22,62 @@ from lobes.corpus.mixing import (
     mix_sources,
 )
 from lobes.corpus.statistics import corpus_statistics, format_statistics
-from lobes.corpus.writer import LAYOUTS, UTTERANCES_PER_SPEAKER, generate
+from lobes.corpus.writer import UTTERANCES_PER_SPEAKER, generate
 
-COUNTS = {"tr": 3, "cv": 2, "tt": 2}
+COUNTS = (3, 2, 2)  # mixtures of the train, valid and test splits
 ARGS = {"n_train": 3, "n_valid": 2, "n_test": 2, "seed": 7}
 LSB = 1 / 32768  # one step of 16-bit PCM
+CORPORA = {  # fixture: (layout, speakers per mixture)
+    "wsj": ("wsj0-2mix", 2),
+    "wham": ("wham", 2),
+    "libri": ("librimix", 2),
+    "wsj3": ("wsj0-2mix", 3),
+    "libri3": ("librimix", 3),
+}
 
 
-@pytest.fixture(scope="module")
-def wsj(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("wsj"), "wsj0-2mix", **ARGS)
+def _corpus_fixture(name):
+    """A module-scoped fixture ``name`` that writes that corpus once."""
+
+    @pytest.fixture(scope="module", name=name)
+    def corpus(tmp_path_factory):
+        layout, num_spks = CORPORA[name]
+        out = tmp_path_factory.mktemp(name)
+        return generate(out, layout, **ARGS, num_spks=num_spks)
+
+    return corpus
 
 
-@pytest.fixture(scope="module")
-def wham(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("wham"), "wham", **ARGS)
+wsj, wham, libri, wsj3, libri3 = map(_corpus_fixture, CORPORA)
 
 
-@pytest.fixture(params=["wsj", "wham"])
+@pytest.fixture(params=list(CORPORA))
 def corpus(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["wham", "libri", "libri3"])
+def noisy(request):
     return request.getfixturevalue(request.param)
 
 
 def metadata(out):
     return json.loads((out / "synthmix.json").read_text())
+
+
+def layout_of(out):
+    """The corpus's Layout and its number of speakers."""
+    args = metadata(out)["args"]
+    return LAYOUTS[args["layout"]], args["num_spks"]
+
+
+def sources(wav):
+    """s1, s2[, s3] of a mixture read by `mixtures`."""
+    return [wav[f"s{i}"] for i in range(1, 4) if f"s{i}" in wav]
+
+
+def clean_file(out, split, utterance):
+    return out / layout_of(out)[0].clean_path(split, utterance)
 
 
 def read(path):
@@ -61,7 +95,8 @@ def db(x, reference):
 def mixtures(out):
     """(split, mixture metadata, {folder: samples}) for every mixture."""
     meta = metadata(out)
-    folders = LAYOUTS[meta["args"]["layout"]]
+    layout, num_spks = layout_of(out)
+    folders = layout.folders(num_spks)
     for split, record in meta["splits"].items():
         for mix in record["mixtures"]:
             base = out / "wav8k" / "min" / split
@@ -82,14 +117,17 @@ def file_bytes(out, under="."):
 
 def test_layout(corpus):
     meta = metadata(corpus)
-    folders = LAYOUTS[meta["args"]["layout"]]
+    layout, num_spks = layout_of(corpus)
+    folders = layout.folders(num_spks)
+    assert len(folders) == num_spks + (3 if layout.noisy else 1)
+    assert list(meta["splits"]) == list(layout.splits)
     assert {p.name for p in corpus.iterdir()} == {
         "synthmix.json",
         "clean",
         "wav8k",
     }
     assert meta["complete"] and meta["generator"] == "lobes.synthmix"
-    for split, n in COUNTS.items():
+    for split, n in zip(layout.splits, COUNTS, strict=True):
         base = corpus / "wav8k" / "min" / split
         assert sorted(p.name for p in base.iterdir()) == sorted(folders)
         ids = {m["id"] for m in meta["splits"][split]["mixtures"]}
@@ -107,13 +145,16 @@ def test_layout(corpus):
 
 def test_clean_folder_serves_dynamic_mixing(corpus):
     meta = metadata(corpus)
+    librispeech = layout_of(corpus)[0].librispeech
     for split, record in meta["splits"].items():
         files = sorted((corpus / "clean" / split).rglob("*.wav"))
-        # upstream WSJ0 dynamic mixing: speaker id = first 3 chars of stem
+        # upstream WSJ0 dynamic mixing: speaker id = first 3 chars of stem;
+        # LibriMix's: the folder two levels up (SPK/CHAPTER/SPK-CHAPTER-N)
         by_speaker = {}
         for f in files:
-            assert f.stem[:3] == f.parent.name
-            by_speaker.setdefault(f.stem[:3], []).append(f.stem)
+            speaker = f.parts[-3] if librispeech else f.parent.name
+            assert f.stem[:3] == speaker
+            by_speaker.setdefault(speaker, []).append(f.stem)
         assert set(by_speaker) == set(record["speakers"])
         assert {f.stem for f in files} == set(record["utterances"])
         for utt, info in record["utterances"].items():
@@ -135,7 +176,8 @@ def test_speakers_disjoint(corpus):
         s: {v["variant"] for v in r["speakers"].values()}
         for s, r in splits.items()
     }
-    if meta["args"]["layout"] == "wham":
+    layout, num_spks = layout_of(corpus)
+    if layout.noisy:
         noise = {s: set(r["noise_speakers"]) for s, r in splits.items()}
         groups.update({f"noise-{s}": ids for s, ids in noise.items()})
         variants["noise"] = {
@@ -156,44 +198,117 @@ def test_speakers_disjoint(corpus):
             tuple(v for k, v in s.items() if k != "id")
             for s in record["speakers"].values()
         }
-        assert len(voices) == len(record["speakers"]) >= 2
+        assert len(voices) == len(record["speakers"]) >= num_spks
+        drawn = [tuple(m["utterances"]) for m in record["mixtures"]]
+        assert len(set(drawn)) == len(drawn)  # no tuple twice
         for mix in record["mixtures"]:
-            spk1, spk2 = mix["speakers"]
-            assert spk1 != spk2 and {spk1, spk2} <= groups[split]
-            assert [u[:3] for u in mix["utterances"]] == mix["speakers"]
+            speakers = mix["speakers"]
+            assert len(set(speakers)) == len(speakers) == num_spks
+            assert set(speakers) <= groups[split]
+            assert [u[:3] for u in mix["utterances"]] == speakers
 
 
 def test_mixture_is_sum_of_files(corpus):
     for _, _, wav in mixtures(corpus):
         if "mix" in wav:
-            assert np.array_equal(wav["mix"], wav["s1"] + wav["s2"])
+            assert np.array_equal(wav["mix"], sum(sources(wav)))
         else:
-            assert np.array_equal(wav["mix_clean"], wav["s1"] + wav["s2"])
+            assert np.array_equal(wav["mix_clean"], sum(sources(wav)))
             assert np.array_equal(
                 wav["mix_both"], wav["mix_clean"] + wav["noise"]
             )
 
 
 def test_relative_gain_from_files(corpus):
+    layout, num_spks = layout_of(corpus)
     gains = []
     for _, mix, wav in mixtures(corpus):
         gain = db(wav["s1"], wav["s2"])
         assert -1e-3 <= gain <= MAX_GAIN_DB + 1e-3
         assert gain == pytest.approx(mix["gain_db"], abs=1e-3)
-        # WSJ0-2Mix ids: UTT1_+g/2_UTT2_-g/2
-        utt1, half1, utt2, half2 = mix["id"].split("_")
-        assert [utt1, utt2] == mix["utterances"]
-        assert float(half1) == pytest.approx(gain / 2, abs=1e-3)
-        assert float(half2) == pytest.approx(-gain / 2, abs=1e-3)
         gains.append(gain)
+        # each source's level: s1 +g/2, s2 -g/2, s3 in -2.5..2.5 dB
+        levels = [gain / 2 + db(s, wav["s1"]) for s in sources(wav)]
+        assert levels[:2] == pytest.approx([gain / 2, -gain / 2], abs=1e-3)
+        if num_spks == 3:
+            assert abs(levels[2]) <= MAX_GAIN_DB / 2 + 1e-3
+            assert levels == pytest.approx(mix["levels_db"], abs=1e-3)
+        if layout.librispeech:  # LibriMix ids: UTT1_UTT2[_UTT3]
+            assert mix["id"] == "_".join(mix["utterances"])
+            continue
+        # WSJ0-2Mix ids: UTT1_+g/2_UTT2_-g/2; WSJ0-3Mix: and _UTT3_L3
+        parts = mix["id"].split("_")
+        assert parts[::2] == mix["utterances"]
+        assert [float(x) for x in parts[1::2]] == pytest.approx(
+            levels, abs=1e-3
+        )
     assert len(set(np.round(gains, 3))) == len(gains)  # drawn, not fixed
 
 
-def test_snr_from_files(wham):
-    meta = metadata(wham)
+def test_librimix_layout(libri, libri3):
+    """Libri2Mix/Libri3Mix folders and names; LibriSpeech clean files."""
+    splits = ["train-360", "dev", "test"]
+    for out, sources_ in ((libri, ["s1", "s2"]), (libri3, ["s1", "s2", "s3"])):
+        meta = metadata(out)
+        assert list(meta["splits"]) == splits
+        for under in ("wav8k/min", "clean"):
+            names = {p.name for p in (out / under).iterdir()}
+            assert names == set(splits)
+        for split, record in meta["splits"].items():
+            folders = {p.name for p in (out / "wav8k/min" / split).iterdir()}
+            assert folders == {"mix_both", "mix_clean", "noise", *sources_}
+            for mix in record["mixtures"]:
+                assert mix["id"] == "_".join(mix["utterances"])
+            for path in (out / "clean" / split).rglob("*.wav"):
+                # LibriSpeech: SPK/CHAPTER/SPK-CHAPTER-NNNN
+                spk, chapter = path.parts[-3:-1]
+                assert re.fullmatch(f"{spk}-{chapter}-[0-9]{{4}}", path.stem)
+                assert record["utterances"][path.stem]["speaker"] == spk
+                assert re.fullmatch("[0-9a-z]{3}", spk) and chapter == "1"
+
+
+def test_librimix_is_wham_renamed(libri, wham):
+    """Same arguments: LibriMix holds WHAM!'s signals under its names."""
+    pairs = zip(mixtures(libri), mixtures(wham), strict=True)
+    for (_, mix, wav), (_, wham_mix, wham_wav) in pairs:
+        noise, wham_noise = dict(mix["noise"]), dict(wham_mix["noise"])
+        talkers = noise.pop("talkers")  # named as each layout names them
+        assert [t[:3] for t in talkers] == [
+            t[:3] for t in wham_noise.pop("talkers")
+        ]
+        assert noise == wham_noise and mix["snr_db"] == wham_mix["snr_db"]
+        assert all(np.array_equal(wav[f], wham_wav[f]) for f in wav)
+
+
+def test_wsj0_3mix(wsj3):
+    """WSJ0-3Mix: mix, s1, s2, s3; ids with three utterances and levels."""
+    source_id = r"[0-9a-z]{3}[0-9]{5}_-?[0-9]+\.[0-9]{5}"
+    for _, mix, wav in mixtures(wsj3):
+        assert sorted(wav) == ["mix", "s1", "s2", "s3"]
+        assert np.array_equal(wav["mix"], wav["s1"] + wav["s2"] + wav["s3"])
+        assert len(set(mix["speakers"])) == 3
+        assert re.fullmatch("_".join([source_id] * 3), mix["id"])
+        assert mix["id"].endswith(f"_{mix['levels_db'][2]:.5f}")
+
+
+def test_cli_new_options_deterministic(libri3, tmp_path, capsys):
+    """``--layout librimix --num-spks 3`` from the command line gives the
+    same bytes as generate() with the same arguments."""
+    main(
+        [str(tmp_path), "--layout", "librimix", "--num-spks", "3"]
+        + ["--n-train", "3", "--n-valid", "2", "--n-test", "2", "--seed", "7"]
+    )
+    assert file_bytes(tmp_path) == file_bytes(libri3)
+    assert metadata(tmp_path)["args"]["num_spks"] == 3
+    out = capsys.readouterr().out
+    assert "librimix corpus, 3 speakers" in out and "s3 vs mean" in out
+
+
+def test_snr_from_files(noisy):
+    meta = metadata(noisy)
     snrs = []
-    for split, mix, wav in mixtures(wham):
-        louder = max(wav["s1"], wav["s2"], key=power)
+    for split, mix, wav in mixtures(noisy):
+        louder = max(sources(wav), key=power)
         snr = db(louder, wav["noise"])
         assert SNR_RANGE_DB[0] - 1e-3 <= snr
         assert snr <= SNR_RANGE_DB[1] + 1e-3
@@ -215,15 +330,10 @@ def test_no_clipping_peak_normalised(corpus):
 
 def test_min_mode(corpus):
     for split, mix, wav in mixtures(corpus):
-        clean = [
-            read(corpus / "clean" / split / u[:3] / f"{u}.wav")
-            for u in mix["utterances"]
-        ]
+        clean = [read(clean_file(corpus, split, u)) for u in mix["utterances"]]
         length = min(len(c) for c in clean)
         assert all(len(x) == length == mix["samples"] for x in wav.values())
-        for source, utterance in zip(
-            (wav["s1"], wav["s2"]), clean, strict=True
-        ):
+        for source, utterance in zip(sources(wav), clean, strict=True):
             # each source is its clean utterance cropped at the end, scaled
             head = utterance[:length]
             scale = head @ source / (head @ head)
@@ -283,7 +393,9 @@ def test_statistics(corpus):
     assert stats["files"] == len(files)
     seconds = sum(sf.info(f).frames for f in files) / 8000
     assert stats["audio_hours"] * 3600 == pytest.approx(seconds)
-    for split, n in COUNTS.items():
+    layout, num_spks = layout_of(corpus)
+    assert (stats["layout"], stats["num_spks"]) == (layout.name, num_spks)
+    for split, n in zip(layout.splits, COUNTS, strict=True):
         assert stats["splits"][split]["mixtures"] == n
         assert stats["splits"][split]["speakers"] == len(
             meta["splits"][split]["speakers"]
@@ -292,9 +404,11 @@ def test_statistics(corpus):
         m["gain_db"] for r in meta["splits"].values() for m in r["mixtures"]
     ]
     assert stats["gain_db"] == [min(gains), max(gains)]
-    assert (stats["snr_db"] is None) == (meta["args"]["layout"] != "wham")
+    assert (stats["snr_db"] is None) == (not layout.noisy)
+    assert (stats["s3_level_db"] is None) == (num_spks == 2)
     text = format_statistics(stats)
-    assert all(split in text for split in COUNTS)
+    assert all(split in text for split in layout.splits)
+    assert f"{num_spks} speakers" in text
 
 
 def test_mix_sources_matches_wsj0_2mix_reference():
@@ -383,6 +497,7 @@ def test_espeak_deterministic_in_any_order():
         ({"n_test": -2}, "--n-test must be a positive integer"),
         ({"layout": "libri2mix"}, "unknown layout 'libri2mix'"),
         ({"sample_rate": 22050}, "unsupported sample rate 22050"),
+        ({"num_spks": 4}, "--num-spks must be 2 or 3, got 4"),
     ],
 )
 def test_bad_arguments(tmp_path, change, message):
@@ -400,6 +515,10 @@ def test_cli_errors(tmp_path, capsys):
         main([str(tmp_path / "out"), "--layout", "libri2mix"])
     assert exit_.value.code == 2
     assert "invalid choice: 'libri2mix'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "out"), "--num-spks", "4"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 4" in capsys.readouterr().err
 
 
 def test_unwritable_output(tmp_path):

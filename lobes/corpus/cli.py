@@ -7,8 +7,9 @@ Authors
 import argparse
 import time
 
+from lobes.corpus.layouts import LAYOUTS, NUM_SPKS
 from lobes.corpus.statistics import corpus_statistics, format_statistics
-from lobes.corpus.writer import LAYOUTS, SAMPLE_RATES, generate
+from lobes.corpus.writer import SAMPLE_RATES, generate
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,16 +20,38 @@ def main(argv: list[str] | None = None) -> None:
     argv : list of str, optional
         Arguments without the program name; default ``sys.argv[1:]``.
     """
+    epilog = "layouts (mixtures under OUT_DIR/wav8k/min, wav16k at 16 kHz):"
+    for name, layout in LAYOUTS.items():
+        epilog += f"\n  {name:10} " + f"\n  {'':10} ".join(layout.description)
     parser = argparse.ArgumentParser(
         prog="python -m lobes.synthmix",
         description="Write a synthetic (eSpeak NG) speech separation corpus "
-        "in the WSJ0-2Mix or WHAM! layout.",
+        "of 2 or 3 speakers\nin the WSJ0-2Mix/3Mix, WHAM! or LibriMix layout.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("out_dir", help="output folder")
+    parser.add_argument(
+        "out_dir", help="output folder (librimix: the Libri2Mix folder)"
+    )
     parser.add_argument("--layout", choices=list(LAYOUTS), default="wsj0-2mix")
-    parser.add_argument("--n-train", type=int, default=200, help="tr mixtures")
-    parser.add_argument("--n-valid", type=int, default=50, help="cv mixtures")
-    parser.add_argument("--n-test", type=int, default=50, help="tt mixtures")
+    parser.add_argument(
+        "--num-spks",
+        type=int,
+        choices=NUM_SPKS,
+        default=2,
+        help="speakers per mixture, folders s1..s<N> (default: %(default)s)",
+    )
+    wsj0, libri = LAYOUTS["wsj0-2mix"].splits, LAYOUTS["librimix"].splits
+    for k, (flag, default) in enumerate(
+        (("--n-train", 200), ("--n-valid", 50), ("--n-test", 50))
+    ):
+        parser.add_argument(
+            flag,
+            type=int,
+            default=default,
+            help=f"mixtures in {wsj0[k]} ({libri[k]} for librimix; "
+            "default: %(default)s)",
+        )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument(
         "--sample-rate", type=int, default=8000, choices=SAMPLE_RATES

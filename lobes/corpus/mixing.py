@@ -7,11 +7,11 @@ a mixture scaled by one factor so the largest peak is 0.9 (as the WSJ0-2Mix
 scripts and SpeechBrain's dynamic mixing do). Levels are measured on the
 part that is kept, so the drawn gain is the gain in the files.
 
-Noise (WHAM! layout, :func:`add_noise`) is mixed at an SNR drawn uniformly
-in -6..+3 dB relative to the louder speaker: the range and reference of
-WHAM! (Wichern et al., Interspeech 2019), so models see the difficulty they
-would on WHAM!. Then all signals are scaled together so the largest peak is
-0.9.
+Noise (WHAM! and LibriMix layouts, :func:`add_noise`) is mixed at an SNR
+drawn uniformly in -6..+3 dB relative to the loudest speaker: the range and
+reference of WHAM! (Wichern et al., Interspeech 2019), so models see the
+difficulty they would on WHAM!. Then all signals are scaled together so
+the largest peak is 0.9.
 
 This module needs neither eSpeak NG nor the corpus writer.
 

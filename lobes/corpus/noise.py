@@ -1,9 +1,9 @@
 """WHAM!-style noise of the embedded corpus: babble plus coloured noise.
 
-Noise (WHAM! layout) is babble of 3-5 talkers whose voices no split uses,
-plus coloured 1/f^alpha noise (alpha 0..2, white to brown), half of it
-amplitude-modulated (0.2-2 Hz) to make it non-stationary. It is mixed into
-the speech by :func:`lobes.corpus.mixing.add_noise`.
+Noise (WHAM! and LibriMix layouts) is babble of 3-5 talkers whose voices
+no split uses, plus coloured 1/f^alpha noise (alpha 0..2, white to brown),
+half of it amplitude-modulated (0.2-2 Hz) to make it non-stationary. It is
+mixed into the speech by :func:`lobes.corpus.mixing.add_noise`.
 
 Authors
  * sepformer-lobes contributors 2026

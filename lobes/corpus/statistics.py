@@ -8,8 +8,9 @@ import json
 import os
 from pathlib import Path
 
+from lobes.corpus.layouts import LAYOUTS
 from lobes.corpus.mixing import MAX_GAIN_DB, SNR_RANGE_DB
-from lobes.corpus.writer import GENERATOR, LAYOUTS, METADATA
+from lobes.corpus.writer import GENERATOR, METADATA
 
 
 def corpus_statistics(out_dir: str | os.PathLike) -> dict:
@@ -23,11 +24,13 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
     Returns
     -------
     dict
-        ``layout``, ``sample_rate``, ``seed``, ``files`` (wav files on
-        disk), ``audio_hours`` (all wav files), ``gain_db`` and ``snr_db``
-        (observed [min, max]; ``snr_db`` is None for wsj0-2mix) and
-        ``splits``: per split ``mixtures``, ``mixture_hours``,
-        ``utterances``, ``clean_hours``, ``speakers``.
+        ``layout``, ``num_spks``, ``sample_rate``, ``seed``, ``files`` (wav
+        files on disk), ``audio_hours`` (all wav files), ``gain_db`` (s1 vs
+        s2), ``s3_level_db`` (s3 vs the mean level of s1 and s2) and
+        ``snr_db`` (observed [min, max]; ``s3_level_db`` is None for 2
+        speakers, ``snr_db`` for wsj0-2mix) and ``splits``: per split
+        folder ``mixtures``, ``mixture_hours``, ``utterances``,
+        ``clean_hours``, ``speakers``.
 
     Example
     -------
@@ -36,17 +39,20 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     out = generate(tmp, n_train=1, n_valid=1, n_test=1)
     ...     stats = corpus_statistics(out)
-    >>> stats["layout"], stats["splits"]["tt"]["mixtures"], stats["snr_db"]
-    ('wsj0-2mix', 1, None)
+    >>> stats["layout"], stats["num_spks"], stats["splits"]["tt"]["mixtures"]
+    ('wsj0-2mix', 2, 1)
+    >>> stats["snr_db"], stats["s3_level_db"]
+    (None, None)
     """
     out = Path(out_dir)
     meta = json.loads((out / METADATA).read_text())
     if meta.get("generator") != GENERATOR or not meta.get("complete"):
         raise ValueError(f"{out} holds no complete lobes.synthmix corpus")
     args = meta["args"]
+    num_spks = args.get("num_spks", 2)  # older corpora: 2 speakers
     hours = 3600 * args["sample_rate"]
-    folders = len(LAYOUTS[args["layout"]])
-    splits, gains, snrs, total = {}, [], [], 0.0
+    folders = len(LAYOUTS[args["layout"]].folders(num_spks))
+    splits, gains, levels, snrs, total = {}, [], [], [], 0.0
     for split, record in meta["splits"].items():
         mix = sum(m["samples"] for m in record["mixtures"]) / hours
         clean = sum(u["samples"] for u in record["utterances"].values())
@@ -59,17 +65,26 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
         }
         total += folders * mix + clean / hours
         gains += [m["gain_db"] for m in record["mixtures"]]
+        levels += [
+            m["levels_db"][2] for m in record["mixtures"] if "levels_db" in m
+        ]
         snrs += [m["snr_db"] for m in record["mixtures"] if "snr_db" in m]
     return {
         "layout": args["layout"],
+        "num_spks": num_spks,
         "sample_rate": args["sample_rate"],
         "seed": args["seed"],
         "files": sum(1 for _ in out.rglob("*.wav")),
         "audio_hours": total,
-        "gain_db": [min(gains), max(gains)],
-        "snr_db": [min(snrs), max(snrs)] if snrs else None,
+        "gain_db": _span(gains),
+        "s3_level_db": _span(levels),
+        "snr_db": _span(snrs),
         "splits": splits,
     }
+
+
+def _span(values):
+    return [min(values), max(values)] if values else None
 
 
 def format_statistics(stats: dict) -> str:
@@ -88,36 +103,45 @@ def format_statistics(stats: dict) -> str:
     -------
     >>> split = {"mixtures": 2, "mixture_hours": 0.001, "utterances": 8}
     >>> split.update(clean_hours=0.004, speakers=2)
-    >>> stats = {"layout": "wham", "sample_rate": 8000, "seed": 1}
-    >>> stats.update(files=34, audio_hours=0.0125, splits={"tr": split})
-    >>> stats.update(gain_db=[0.5, 4.5], snr_db=[-5.0, 2.0])
+    >>> stats = {"layout": "librimix", "num_spks": 3, "sample_rate": 8000}
+    >>> stats.update(seed=1, files=36, audio_hours=0.0125)
+    >>> stats.update(splits={"train-360": split}, gain_db=[0.5, 4.5])
+    >>> stats.update(s3_level_db=[-2.0, 1.5], snr_db=[-5.0, 2.0])
     >>> print(format_statistics(stats))
-    wham corpus, 8000 Hz, seed 1: 34 wav files, 0.013 h of audio
-    split  mixtures  mix h   utterances  clean h  speakers
-    tr            2   0.001           8    0.004         2
-    relative gain 0.50 .. 4.50 dB (drawn in 0..5)
-    SNR vs louder speaker -5.00 .. 2.00 dB (drawn in -6..3)
+    librimix corpus, 3 speakers, 8000 Hz, seed 1: 36 wav files, 0.013 h of audio
+    split      mixtures  mix h   utterances  clean h  speakers
+    train-360         2   0.001           8    0.004         2
+    relative gain s1 vs s2 0.50 .. 4.50 dB (drawn in 0..5)
+    s3 vs mean of s1, s2 -2.00 .. 1.50 dB (drawn in -2.5..2.5)
+    SNR vs loudest speaker -5.00 .. 2.00 dB (drawn in -6..3)
     """
+    width = max(5, *map(len, stats["splits"]))
     lines = [
-        f"{stats['layout']} corpus, {stats['sample_rate']} Hz, "
-        f"seed {stats['seed']}: {stats['files']} wav files, "
-        f"{stats['audio_hours']:.3f} h of audio",
-        "split  mixtures  mix h   utterances  clean h  speakers",
+        f"{stats['layout']} corpus, {stats['num_spks']} speakers, "
+        f"{stats['sample_rate']} Hz, seed {stats['seed']}: "
+        f"{stats['files']} wav files, {stats['audio_hours']:.3f} h of audio",
+        f"{'split':{width}}  mixtures  mix h   utterances  clean h  speakers",
     ]
     for split, s in stats["splits"].items():
         lines.append(
-            f"{split:5}  {s['mixtures']:8}  {s['mixture_hours']:6.3f}  "
+            f"{split:{width}}  {s['mixtures']:8}  {s['mixture_hours']:6.3f}  "
             f"{s['utterances']:10}  {s['clean_hours']:7.3f}  {s['speakers']:8}"
         )
     low, high = stats["gain_db"]
     lines.append(
-        f"relative gain {low:.2f} .. {high:.2f} dB "
+        f"relative gain s1 vs s2 {low:.2f} .. {high:.2f} dB "
         f"(drawn in 0..{MAX_GAIN_DB:g})"
     )
+    if stats["s3_level_db"]:
+        low, high = stats["s3_level_db"]
+        lines.append(
+            f"s3 vs mean of s1, s2 {low:.2f} .. {high:.2f} dB "
+            f"(drawn in {-MAX_GAIN_DB / 2:g}..{MAX_GAIN_DB / 2:g})"
+        )
     if stats["snr_db"]:
         low, high = stats["snr_db"]
         lines.append(
-            f"SNR vs louder speaker {low:.2f} .. {high:.2f} dB "
+            f"SNR vs loudest speaker {low:.2f} .. {high:.2f} dB "
             f"(drawn in {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g})"
         )
     return "\n".join(lines)

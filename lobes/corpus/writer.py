@@ -1,23 +1,28 @@
 """Writes the embedded corpus: clean utterances, mixtures and metadata.
 
 :func:`generate` speaks the clean utterances of each split with
-:class:`~lobes.corpus.espeak.ESpeak`, mixes pairs of them
-(:mod:`lobes.corpus.mixing`) and, in the WHAM! layout, adds noise
-(:mod:`lobes.corpus.noise`); the file layout is in :mod:`lobes.corpus`.
+:class:`~lobes.corpus.espeak.ESpeak`, mixes 2 or 3 of them, each of a
+different speaker (:mod:`lobes.corpus.mixing`) and, in the WHAM! and
+LibriMix layouts, adds noise (:mod:`lobes.corpus.noise`). The layouts
+(:mod:`lobes.corpus.layouts`) name splits, folders, mixture ids and clean
+utterances as WSJ0-2Mix/3Mix, WHAM! and Libri2Mix/3Mix do.
 
-``OUT/clean/tr`` serves as SpeechBrain's ``base_folder_dm`` for dynamic
-mixing: SPK is a 3-character speaker id, the parent folder and the first 3
-characters of every file stem (which upstream's WSJ0 dynamic mixing uses as
-speaker id). For WHAM! dynamic mixing the noise files are
-``OUT/wav8k/min/tr/noise``. Mixture ids follow WSJ0-2Mix:
-``UTT1_GAIN1_UTT2_GAIN2`` with the source gains in dB. Same arguments give
-byte-identical files; a split's content does not depend on the sizes of
-the other splits. ``synthmix.json`` also marks the folder as ours: only
-such a folder is replaced with ``--overwrite``.
+``OUT/clean/TRAIN`` (``tr``, or ``train-360`` for librimix) serves as
+SpeechBrain's ``base_folder_dm`` for dynamic mixing: SPK, a 3-character
+speaker id, begins every file stem (upstream's WSJ0 dynamic mixing takes
+the first 3 characters as speaker id) and is the folder two levels up in
+LibriSpeech's layout (as upstream's LibriMix dynamic mixing reads it). For
+WHAM! noise in dynamic mixing the noise files are
+``OUT/wav8k/min/TRAIN/noise``. Same arguments give byte-identical files;
+a split's content does not depend on the sizes of the other splits, and
+the 2-speaker draws do not depend on the 3-speaker code. ``synthmix.json``
+also marks the folder as ours: only such a folder is replaced with
+``--overwrite``.
 
 Sources and noise are quantised to 16 bits first and the mixtures summed in
-integers, so ``mix == s1 + s2`` and ``mix_both == mix_clean + noise`` hold
-exactly on the files as read back, in PCM_16 like WSJ0-2Mix.
+integers, so ``mix == s1 + s2 (+ s3)``, ``mix_clean == s1 + s2 (+ s3)`` and
+``mix_both == mix_clean + noise`` hold exactly on the files as read back,
+in PCM_16 like WSJ0-2Mix.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -40,17 +45,14 @@ from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
 from lobes.corpus.espeak import ESpeak, sentence
+from lobes.corpus.layouts import LAYOUTS, NUM_SPKS
 from lobes.corpus.mixing import PEAK, add_noise, db, mix_sources, peak, power
 from lobes.corpus.noise import make_noise
 from lobes.corpus.speakers import plan_speakers
 
 logger = get_logger(__name__)
 
-LAYOUTS = {
-    "wsj0-2mix": ("mix", "s1", "s2"),
-    "wham": ("mix_both", "mix_clean", "s1", "s2", "noise"),
-}
-SPLITS = ("tr", "cv", "tt")
+ROLES = ("tr", "cv", "tt")  # the splits as speakers are planned
 SAMPLE_RATES = (8000, 16000)
 UTTERANCES_PER_SPEAKER = 4
 METADATA = "synthmix.json"
@@ -66,8 +68,9 @@ def generate(
     seed: int = 1234,
     sample_rate: int = 8000,
     overwrite: bool = False,
+    num_spks: int = 2,
 ) -> Path:
-    """Writes a synthetic WSJ0-2Mix or WHAM! corpus (see lobes.corpus).
+    """Writes a synthetic WSJ0-2Mix/3Mix, WHAM! or LibriMix corpus.
 
     Arguments
     ---------
@@ -75,16 +78,22 @@ def generate(
         Output folder; must be empty, missing, or (with ``overwrite``) a
         corpus written by this function.
     layout : str
-        ``"wsj0-2mix"`` or ``"wham"``.
+        ``"wsj0-2mix"``, ``"wham"`` or ``"librimix"``
+        (:data:`lobes.corpus.layouts.LAYOUTS`).
     n_train, n_valid, n_test : int
-        Mixtures in tr, cv and tt.
+        Mixtures in the train, valid and test splits (``tr``, ``cv``,
+        ``tt``; for librimix ``train-360``, ``dev``, ``test``).
     seed : int
         Same arguments give byte-identical files. A split's content does not
-        depend on the sizes of the other splits.
+        depend on the sizes of the other splits. The wham and librimix
+        layouts of the same arguments hold the same signals under other
+        names.
     sample_rate : int
         8000 (``wav8k``) or 16000 (``wav16k``).
     overwrite : bool
         Replace a corpus this function wrote earlier in ``out_dir``.
+    num_spks : int
+        Speakers per mixture, 2 or 3 (folders ``s1`` to ``s<num_spks>``).
 
     Returns
     -------
@@ -97,9 +106,13 @@ def generate(
     ...     out = generate(tmp, n_train=1, n_valid=1, n_test=1)
     ...     len(list(out.glob("wav8k/min/tt/mix/*.wav")))
     1
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = generate(tmp, "librimix", 1, 1, 1, num_spks=3)
+    ...     sorted(p.name for p in out.glob("wav8k/min/dev/*"))
+    ['mix_both', 'mix_clean', 'noise', 's1', 's2', 's3']
     """
     counts = {"n-train": n_train, "n-valid": n_valid, "n-test": n_test}
-    _check_args(layout, counts, sample_rate)
+    _check_args(layout, counts, sample_rate, num_spks)
     tts = ESpeak()  # fails early if eSpeak NG is missing
     out = Path(out_dir)
     _prepare_output(out, overwrite)
@@ -109,6 +122,7 @@ def generate(
         "outputs": [METADATA, "clean", f"wav{sample_rate // 1000}k"],
         "args": {
             "layout": layout,
+            "num_spks": num_spks,
             "n_train": n_train,
             "n_valid": n_valid,
             "n_test": n_test,
@@ -119,15 +133,15 @@ def generate(
     (out / METADATA).write_text(json.dumps(meta, indent=1))  # marks it ours
     logger.info("Writing a %s corpus to %s", layout, out)
 
-    sizes = dict(zip(SPLITS, counts.values(), strict=True))
-    roles = {split: _speaker_count(n) for split, n in sizes.items()}
-    for split, n in sizes.items():
-        roles[f"noise-{split}"] = math.ceil(_babble_count(n) / 2)
+    spec = LAYOUTS[layout]
+    sizes = dict(zip(ROLES, counts.values(), strict=True))
+    roles = {role: _speaker_count(n, num_spks) for role, n in sizes.items()}
+    for role, n in sizes.items():
+        roles[f"noise-{role}"] = math.ceil(_babble_count(n) / 2)
     speakers = plan_speakers(roles, tts.variants, seed)
-    babble = layout == "wham"
     steps = sum(  # signals spoken or mixed
-        n + UTTERANCES_PER_SPEAKER * roles[split] + babble * _babble_count(n)
-        for split, n in sizes.items()
+        n + UTTERANCES_PER_SPEAKER * roles[role] + spec.noisy * _babble_count(n)
+        for role, n in sizes.items()
     )
     # The signals are short: intra-op threads cost more than they give
     # (50x slower on a busy machine), so use one and restore the setting.
@@ -135,16 +149,18 @@ def generate(
     torch.set_num_threads(1)
     try:
         with tqdm(total=steps, desc="synthmix", unit="signal") as bar:
-            writer = _CorpusWriter(tts, out, layout, sample_rate, bar)
+            writer = _CorpusWriter(tts, out, spec, num_spks, sample_rate, bar)
             meta["splits"] = {
-                split: writer.split(
-                    split,
+                folder: writer.split(
+                    folder,
                     n,
-                    speakers[split],
-                    speakers[f"noise-{split}"],
+                    speakers[role],
+                    speakers[f"noise-{role}"],
                     np.random.default_rng([seed, 10 + k]),
                 )
-                for k, (split, n) in enumerate(sizes.items())
+                for k, (role, folder, n) in enumerate(
+                    zip(ROLES, spec.splits, sizes.values(), strict=True)
+                )
             }
     finally:
         torch.set_num_threads(threads)
@@ -153,18 +169,23 @@ def generate(
     return out
 
 
-def _check_args(layout, counts, sample_rate):
+def _check_args(layout, counts, sample_rate, num_spks):
     if layout not in LAYOUTS:
         raise ValueError(
             f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}"
+        )
+    if num_spks not in NUM_SPKS:
+        raise ValueError(
+            f"--num-spks must be {' or '.join(map(str, NUM_SPKS))}, "
+            f"got {num_spks!r}"
         )
     for flag, n in counts.items():
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"--{flag} must be a positive integer, got {n!r}")
     if sample_rate not in SAMPLE_RATES:
         raise ValueError(
-            f"unsupported sample rate {sample_rate}; WSJ0-2Mix and WHAM! "
-            f"come at {' or '.join(map(str, SAMPLE_RATES))} Hz"
+            f"unsupported sample rate {sample_rate}; WSJ0-2Mix, WHAM! and "
+            f"LibriMix come at {' or '.join(map(str, SAMPLE_RATES))} Hz"
         )
 
 
@@ -202,8 +223,11 @@ def _prepare_output(out, overwrite):
         ) from err
 
 
-def _speaker_count(mixtures):
-    return max(2, math.ceil(2 * mixtures / UTTERANCES_PER_SPEAKER))
+def _speaker_count(mixtures, num_spks):
+    """Speakers of a split: each utterance in about one mixture."""
+    return max(
+        num_spks, math.ceil(num_spks * mixtures / UTTERANCES_PER_SPEAKER)
+    )
 
 
 def _babble_count(mixtures):
@@ -214,9 +238,9 @@ def _babble_count(mixtures):
 class _CorpusWriter:
     """Writes the clean utterances and mixtures of each split."""
 
-    def __init__(self, tts, out, layout, sample_rate, bar):
+    def __init__(self, tts, out, layout, num_spks, sample_rate, bar):
         self.tts, self.out, self.layout, self.bar = tts, out, layout, bar
-        self.sample_rate = sample_rate
+        self.num_spks, self.sample_rate = num_spks, sample_rate
         self.mixtures = out / f"wav{sample_rate // 1000}k" / "min"
         self.resample = torchaudio.transforms.Resample(
             ESpeak.sample_rate, sample_rate
@@ -232,28 +256,30 @@ class _CorpusWriter:
         return text, _to_pcm16(wav * PEAK / peak([wav]))
 
     def split(self, split, n, speakers, talkers, rng):
-        """Writes one split; returns its metadata."""
+        """Writes one split (its folder name); returns its metadata."""
         self.bar.set_postfix(split=split)
         record = {"speakers": {s.id: asdict(s) for s in speakers}}
         record["utterances"] = {}
+        by_speaker = {}
         for speaker in speakers:
             for i in range(UTTERANCES_PER_SPEAKER):
-                utt = f"{speaker.id}{i:05d}"
+                utt = self.layout.utterance_id(speaker.id, i)
                 text, wav = self.speak(speaker, rng)
-                path = self.out / "clean" / split / speaker.id / f"{utt}.wav"
+                path = self.out / self.layout.clean_path(split, utt)
                 _write(path, wav, self.sample_rate)
                 record["utterances"][utt] = {
                     "speaker": speaker.id,
                     "text": text,
                     "samples": len(wav),
                 }
+                by_speaker.setdefault(speaker.id, []).append(utt)
         babble = []  # (utterance id, samples)
-        if self.layout == "wham":
+        if self.layout.noisy:
             record["noise_speakers"] = {s.id: asdict(s) for s in talkers}
             record["noise_utterances"] = {}
             for i in range(_babble_count(n)):
                 speaker = talkers[i // 2]
-                utt = f"{speaker.id}{i % 2:05d}"
+                utt = self.layout.utterance_id(speaker.id, i % 2)
                 text, wav = self.speak(speaker, rng)
                 babble.append((utt, wav / 32768))
                 record["noise_utterances"][utt] = {
@@ -261,57 +287,58 @@ class _CorpusWriter:
                     "text": text,
                 }
         record["mixtures"] = []
-        by_speaker = {}
-        for utt in record["utterances"]:
-            by_speaker.setdefault(utt[:3], []).append(utt)
-        pairs = set()
-        while len(pairs) < n:
-            spk1, spk2 = rng.choice(sorted(by_speaker), size=2, replace=False)
-            pair = (
-                str(rng.choice(by_speaker[spk1])),
-                str(rng.choice(by_speaker[spk2])),
+        drawn = set()  # tuples of utterances, one per speaker
+        while len(drawn) < n:
+            spks = rng.choice(
+                sorted(by_speaker), size=self.num_spks, replace=False
             )
-            if pair not in pairs:
-                pairs.add(pair)
-                record["mixtures"].append(self.mix(split, pair, babble, rng))
+            utts = tuple(str(rng.choice(by_speaker[spk])) for spk in spks)
+            if utts not in drawn:
+                drawn.add(utts)
+                entry = self.mix(split, utts, record, babble, rng)
+                record["mixtures"].append(entry)
         return record
 
-    def mix(self, split, pair, babble, rng):
-        """Writes the mixture of two clean utterances; returns its metadata."""
+    def mix(self, split, utts, record, babble, rng):
+        """Writes the mixture of clean utterances; returns its metadata."""
         clean = [
-            sf.read(self.out / "clean" / split / u[:3] / f"{u}.wav")[0]
-            for u in pair
+            sf.read(self.out / self.layout.clean_path(split, u))[0]
+            for u in utts
         ]
         mixture, sources = mix_sources(
             [torch.from_numpy(c).float() for c in clean], rng
         )
         gain = db(sources[0], sources[1])
-        mix_id = f"{pair[0]}_{gain / 2:.5f}_{pair[1]}_{-gain / 2:.5f}"
+        # levels as mix_sources applied them: +-gain/2, then vs the first
+        levels = [gain / 2, -gain / 2]
+        levels += [gain / 2 + db(s, sources[0]) for s in sources[2:]]
+        mix_id = self.layout.mixture_id(list(utts), levels)
         entry = {
             "id": mix_id,
-            "utterances": list(pair),
-            "speakers": [u[:3] for u in pair],
+            "utterances": list(utts),
+            "speakers": [record["utterances"][u]["speaker"] for u in utts],
             "gain_db": gain,
             "samples": mixture.shape[-1],
         }
-        if self.layout == "wham":
+        if len(utts) > 2:
+            entry["levels_db"] = levels
+        noise = None
+        if self.layout.noisy:
             noise, entry["noise"] = make_noise(
                 mixture.shape[-1], self.sample_rate, babble, rng
             )
             _, noise, sources = add_noise(mixture, sources, noise, rng)
             entry["snr_db"] = db(max(sources, key=power), noise)
-            # sum in integers so the files add up exactly
-            s1, s2, noise = (_to_pcm16(x) for x in (*sources, noise))
-            files = {
-                "mix_both": s1 + s2 + noise,
-                "mix_clean": s1 + s2,
-                "s1": s1,
-                "s2": s2,
-                "noise": noise,
-            }
+            noise = _to_pcm16(noise)
+        # sum in integers so the files add up exactly
+        files = {f"s{i + 1}": _to_pcm16(s) for i, s in enumerate(sources)}
+        clean_mix = sum(files.values())
+        if noise is None:
+            files["mix"] = clean_mix
         else:
-            s1, s2 = (_to_pcm16(x) for x in sources)
-            files = {"mix": s1 + s2, "s1": s1, "s2": s2}
+            files.update(mix_both=clean_mix + noise, mix_clean=clean_mix)
+            files["noise"] = noise
+        assert set(files) == set(self.layout.folders(len(utts)))
         for folder, samples in files.items():
             path = self.mixtures / split / folder / f"{mix_id}.wav"
             _write(path, samples, self.sample_rate)

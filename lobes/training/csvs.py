@@ -229,9 +229,10 @@ def write_split_csvs(
     folders: dict[str, str],
     prefix: str,
     fs: int = 8000,
+    splits: Sequence[str] = SPLITS,
 ) -> None:
-    """Writes ``savepath/<prefix>_{tr,cv,tt}.csv`` for a corpus laid out as
-    ``datapath/wav{8,16}k/min/{tr,cv,tt}/<folder>/<utterance id>.wav``.
+    """Writes ``savepath/<prefix>_<split>.csv`` for each split of a corpus
+    laid out as ``datapath/wav{8,16}k/min/<split>/<folder>/<id>.wav``.
 
     Arguments
     ---------
@@ -245,14 +246,17 @@ def write_split_csvs(
         CSV name prefix, e.g. ``wsj`` (SpeechBrain's WSJ0Mix names).
     fs : int
         Sample rate: picks ``wav8k`` or ``wav16k``.
+    splits : sequence of str
+        The split folders (WSJ0-2Mix and WHAM!: ``tr, cv, tt``; LibriMix:
+        ``train-360, dev, test``).
     """
     if not os.path.isdir(datapath):
-        subfolders = ",".join(folders.values())
         raise FileNotFoundError(
             f"data_folder not found: {datapath}. It must hold "
-            f"wav{fs // 1000}k/min/{{tr,cv,tt}}/{{{subfolders}}}."
+            f"wav{fs // 1000}k/min/{{{','.join(splits)}}}/"
+            f"{{{','.join(folders.values())}}}."
         )
-    for split in SPLITS:
+    for split in splits:
         root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
         write_separation_csv(
             {s: os.path.join(root, f) for s, f in folders.items()},

@@ -8,6 +8,7 @@ Authors
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,19 @@ from lobes.training.csvs import audio_frames
 
 SILENT_RMS = 1e-4  # a crop quieter than -80 dBFS is drawn again
 CROP_TRIES = 20
+AUDIO_SUFFIXES = (".wav", ".flac")
+# how a corpus names its speakers: the id of an utterance's speaker
+SPEAKER_IDS = {
+    "wsj0": (
+        lambda path: path.stem[:3],
+        "the first 3 characters of the file name, as in WSJ0",
+    ),
+    "librispeech": (
+        lambda path: path.parts[-3],
+        "the folder two levels up, "
+        "<speaker>/<chapter>/<utterance>, as in LibriSpeech",
+    ),
+}
 
 
 class DynamicMixing(torch.utils.data.Dataset):
@@ -37,8 +51,10 @@ class DynamicMixing(torch.utils.data.Dataset):
     draw disjoint shards of one stream, every epoch is new, and a run
     resumed mid-epoch continues exactly where it stopped.
 
-    Clean utterances are ``*.wav`` files anywhere under ``clean_folder``;
-    the first three characters of a file name are its speaker id (WSJ0).
+    Clean utterances are ``*.wav`` or ``*.flac`` files anywhere under
+    ``clean_folder``; ``speakers`` says how their paths name the speaker
+    (`SPEAKER_IDS`: WSJ0's first three characters of the file name, or
+    LibriSpeech's ``<speaker>/<chapter>/<utterance>`` folders).
 
     Arguments
     ---------
@@ -56,6 +72,8 @@ class DynamicMixing(torch.utils.data.Dataset):
         Seed of the mixture stream.
     noise_folder : str, optional
         Folder of noise recordings (WHAM! ``tr/noise``).
+    speakers : str
+        A key of `SPEAKER_IDS`: ``wsj0`` or ``librispeech``.
 
     Example
     -------
@@ -80,42 +98,55 @@ class DynamicMixing(torch.utils.data.Dataset):
         signal_len: int = 32000,
         seed: int = 1234,
         noise_folder: str | None = None,
+        speakers: str = "wsj0",
     ):
+        if speakers not in SPEAKER_IDS:
+            raise ValueError(
+                f"speakers={speakers!r}: choose one of {list(SPEAKER_IDS)}."
+            )
         self.num_items = num_items
         self.num_spks = num_spks
         self.signal_len = signal_len
         self.seed = seed
-        self.speakers = self._index(clean_folder, sample_rate)
+        speaker_of, rule = SPEAKER_IDS[speakers]
+        self.speakers = self._index(clean_folder, sample_rate, speaker_of)
         if len(self.speakers) < num_spks:
             raise ValueError(
                 f"Dynamic mixing needs at least {num_spks} speakers, but "
-                f"{clean_folder} has {len(self.speakers)} (speaker id = first "
-                "3 characters of the file name, as in WSJ0)."
+                f"{clean_folder} has {len(self.speakers)} (speaker id = "
+                f"{rule})."
             )
         counts = np.array([len(u) for u in self.speakers.values()], float)
         self.speaker_p = counts / counts.sum()
         self.noises = None
         if noise_folder is not None:
             self.noises = sum(
-                self._index(noise_folder, sample_rate).values(), []
+                self._index(noise_folder, sample_rate, str).values(), []
             )
 
     @staticmethod
-    def _index(folder: str, sample_rate: int) -> dict[str, list]:
-        """Maps speaker id to [(path, frames)] for every wav under folder."""
+    def _index(
+        folder: str, sample_rate: int, speaker_of: Callable[[Path], str]
+    ) -> dict[str, list]:
+        """Maps speaker id to [(path, frames)] for every audio file under
+        folder."""
         if not os.path.isdir(folder):
             raise FileNotFoundError(
                 f"Dynamic mixing folder not found: {folder}. Set "
                 "--base_folder_dm to the clean training utterances (for "
                 "WSJ0-2Mix: wsj0/si_tr_s at the recipe's sample rate)."
             )
-        paths = sorted(Path(folder).rglob("*.wav"))
+        paths = sorted(
+            p for p in Path(folder).rglob("*") if p.suffix in AUDIO_SUFFIXES
+        )
         if not paths:
-            raise FileNotFoundError(f"No .wav files under {folder}.")
+            raise FileNotFoundError(
+                f"No {' or '.join(AUDIO_SUFFIXES)} files under {folder}."
+            )
         index = {}
         for path in paths:
             frames = audio_frames(str(path), sample_rate)
-            index.setdefault(path.stem[:3], []).append((str(path), frames))
+            index.setdefault(speaker_of(path), []).append((str(path), frames))
         return index
 
     def __len__(self) -> int:

@@ -100,7 +100,7 @@ def run_recipe(main: Callable[[list[str]], object]) -> None:
 
 
 def dataio_prep(
-    hparams: dict, noise_folder: str | None = None
+    hparams: dict, noise_folder: str | None = None, speakers: str = "wsj0"
 ) -> tuple[torch.utils.data.Dataset, DynamicItemDataset, DynamicItemDataset]:
     """Checks the data and builds the train, valid and test datasets.
 
@@ -114,6 +114,9 @@ def dataio_prep(
     noise_folder : str, optional
         WHAM! training noise: examples then carry ``noise_sig`` (from the
         CSVs' ``noise_wav``) and dynamic mixing adds noise from this folder.
+    speakers : str
+        How ``base_folder_dm``'s paths name speakers (``wsj0`` or
+        ``librispeech``, see `DynamicMixing`).
 
     Returns
     -------
@@ -145,12 +148,16 @@ def dataio_prep(
             signal_len=hparams["training_signal_len"],
             seed=hparams["seed"],
             noise_folder=noise_folder,
+            speakers=speakers,
         )
     return train, valid, test
 
 
 def train_and_evaluate(
-    hparams: dict, run_opts: dict, noise_folder: str | None = None
+    hparams: dict,
+    run_opts: dict,
+    noise_folder: str | None = None,
+    speakers: str = "wsj0",
 ) -> Separation:
     """Builds the data, trains (resuming from the last checkpoint in the
     output folder) and evaluates the best checkpoint on the test set.
@@ -163,13 +170,15 @@ def train_and_evaluate(
         SpeechBrain run options.
     noise_folder : str, optional
         WHAM! training noise folder (see ``dataio_prep``).
+    speakers : str
+        How dynamic mixing reads speaker ids (see ``dataio_prep``).
 
     Returns
     -------
     separator : Separation
         The trained Brain.
     """
-    train, valid, test = dataio_prep(hparams, noise_folder)
+    train, valid, test = dataio_prep(hparams, noise_folder, speakers)
     separator = Separation(
         modules=hparams["modules"],
         opt_class=hparams["optimizer"],
