@@ -8,6 +8,9 @@ Run from the checkout root, as ``python -m bench.<module>``:
 - `bench.quality`: separation quality at equal training budget.
 - `bench.separate_long`: time and memory of separating one long recording
   as ``python -m lobes.separate`` does.
+- `bench.gpu`: the GPU report in one command (``make gpu-report`` on the
+  borrowed GPU machine): correctness, attention kernels, training and
+  inference on CUDA, within a time budget.
 
 Their shared pieces:
 

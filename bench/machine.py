@@ -4,7 +4,9 @@ this process and of the machine, and the thread count of a measurement."""
 import datetime
 import os
 import platform
+import re
 import resource
+import subprocess
 
 GB = 1e9
 
@@ -117,3 +119,58 @@ def machine_info() -> dict[str, str]:
             "%Y-%m-%d %H:%M UTC"
         ),
     }
+
+
+def nvidia_driver() -> str:
+    """The NVIDIA driver's version (nvidia-smi, else /proc/driver/nvidia;
+    ``unknown`` when neither answers)."""
+    try:
+        out = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=driver_version",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()
+        if out:
+            return out[0]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            found = re.search(
+                r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", f.read()
+            )
+        if found:
+            return found.group(1)
+    except OSError:
+        pass
+    return "unknown"
+
+
+def gpu_info(device: int = 0) -> str:
+    """One line on a CUDA GPU: its name, memory, compute capability, the
+    driver, and the CUDA and cuDNN versions torch runs with.
+
+    Arguments
+    ---------
+    device : int
+        The CUDA device index.
+
+    Returns
+    -------
+    str
+        E.g. ``NVIDIA H200, 150.0 GB, sm 9.0, driver 570.124.06, CUDA
+        12.8, cuDNN 91002``.
+    """
+    import torch
+
+    props = torch.cuda.get_device_properties(device)
+    return (
+        f"{props.name}, {props.total_memory / GB:.1f} GB, sm "
+        f"{props.major}.{props.minor}, driver {nvidia_driver()}, CUDA "
+        f"{torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
+    )

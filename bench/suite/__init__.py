@@ -55,7 +55,8 @@ the GPU (``--name`` sets the name): ``NAME.csv`` (one row per model and
 length), ``NAME.md`` (the tables, with the machine and the command),
 ``fig3_time[_SUFFIX].png`` and ``fig3_memory[_SUFFIX].png`` (time and
 memory against input length, log axes, one line per model, as the
-paper's Fig. 3).
+paper's Fig. 3; without matplotlib, none: ``python -m bench.suite
+--figures NAME.csv`` draws them later from the CSV).
 
 A point that would not fit is skipped and recorded as such, and so is a
 point that fails (`bench.suite.plan`).

@@ -24,7 +24,7 @@ from bench.suite.plan import (
     SuiteConfig,
     run_suite,
 )
-from bench.suite.report import write_outputs
+from bench.suite.report import figures_from_csv, write_outputs
 from bench.tables import RESULTS
 
 
@@ -101,6 +101,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--name",
         help="file stem (default: suite, suite_quick, suite_custom or "
         "suite_tiny, plus _cuda on the GPU)",
+    )
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        metavar="CSV",
+        help="only draw the figures of a suite CSV beside it (of a run "
+        "made without matplotlib)",
     )
     parser.add_argument("--point", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -181,12 +188,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path] | None:
     Returns
     -------
     dict or None
-        The files written (None for a point).
+        The files written (None for a point; with ``--figures``, the
+        figures only).
     """
     args = parse_args(argv)
     if args.point:  # child process: one measurement
         report(point(json.loads(args.point)))
         return None
+    if args.figures:
+        paths = figures_from_csv(args.figures)
+        for kind, path in paths.items():
+            print(f"wrote {kind}: {path}", file=sys.stderr)
+        return paths
     argv = sys.argv[1:] if argv is None else list(argv)
     command = " ".join(["python -m bench.suite", *argv])
     config = config_from_args(args, command)

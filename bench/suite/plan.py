@@ -213,6 +213,41 @@ def growth_pair(lengths: Sequence[float]) -> tuple[float, float] | None:
     return (ordered[-2], ordered[-1]) if len(ordered) > 1 else None
 
 
+def info_spec(config: SuiteConfig, name: str) -> dict:
+    """The spec of a model's info point (parameters and MACs,
+    `bench.suite.measure.info_point`)."""
+    return dict(
+        kind="info",
+        model=name,
+        macs_seconds=config.macs_seconds,
+        device=config.device,
+        tiny=config.tiny,
+    )
+
+
+def measure_spec(config: SuiteConfig, name: str, seconds: float) -> dict:
+    """The spec of one measured point (`bench.suite.measure.measure_point`).
+
+    Example
+    -------
+    >>> config = SuiteConfig(models=["resepformer"], lengths=[4.0])
+    >>> spec = measure_spec(config, "resepformer", 4.0)
+    >>> spec["kind"], spec["seconds"], spec["dtype"], spec["repeats"]
+    ('measure', 4.0, 'fp32', 3)
+    """
+    return dict(
+        kind="measure",
+        model=name,
+        seconds=seconds,
+        dtype=config.dtype,
+        repeats=config.repeats,
+        warmup_seconds=config.warmup_seconds,
+        profile=config.profile,
+        device=config.device,
+        tiny=config.tiny,
+    )
+
+
 class Runner:
     """Runs the points of one `SuiteConfig`, in fresh processes or not."""
 
@@ -255,15 +290,13 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
         ``peak_mem_gb``, ..., and the ratios of `add_ratios`.
     """
     runner = Runner(config)
-    shared = dict(device=config.device, tiny=config.tiny)
     lengths = sorted(config.lengths)
     total = len(config.models) * (1 + len(lengths))
     bar = tqdm(total=total, desc="bench", unit="point", file=sys.stderr)
     infos, gpu_free = {}, 0.0
     for name in config.models:
         bar.set_postfix_str(f"{name}: parameters, MACs")
-        spec = dict(kind="info", model=name, macs_seconds=config.macs_seconds)
-        info = runner({**spec, **shared})
+        info = runner(info_spec(config, name))
         if "params" not in info:
             bar.close()
             raise RuntimeError(
@@ -287,16 +320,7 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
                 free = available_memory() / GB
             reason = skip_reason(done, seconds, free)
             if reason is None:
-                spec = dict(
-                    kind="measure",
-                    model=name,
-                    seconds=seconds,
-                    dtype=config.dtype,
-                    repeats=config.repeats,
-                    warmup_seconds=config.warmup_seconds,
-                    profile=config.profile,
-                )
-                result = runner({**spec, **shared})
+                result = runner(measure_spec(config, name, seconds))
             else:
                 result = {"status": "skipped", "reason": reason}
             if config.device == "cuda" and "mem_free" in result:

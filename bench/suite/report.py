@@ -1,13 +1,19 @@
 """The suite's outputs: the CSV of every point, the Markdown report (the
 machine, the command, the tables) and the two figures of time and memory
-against the input length (as the RE-SepFormer paper's Fig. 3)."""
+against the input length (as the RE-SepFormer paper's Fig. 3).
 
+The figures need matplotlib. Where it is missing (the bare GPU machine of
+`bench.gpu`), the report says so and `figures_from_csv` draws them later,
+elsewhere, from the CSV (``python -m bench.suite --figures NAME.csv``)."""
+
+import csv
+import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.suite.models import MODELS, REFERENCES
 from bench.suite.plan import SuiteConfig, growth_pair
-from bench.tables import markdown_table, write_csv
+from bench.tables import RESULTS, markdown_table, write_csv
 
 
 def memory_kind(device: str) -> str:
@@ -15,6 +21,15 @@ def memory_kind(device: str) -> str:
     if device == "cuda":
         return "torch.cuda.max_memory_allocated (GB)"
     return "peak RSS of the point's process (GB)"
+
+
+def isolation(config: SuiteConfig) -> str:
+    """How the points were kept apart, for the memory column."""
+    if config.isolate:
+        return "each point in a fresh process"
+    if config.device == "cuda":
+        return "all points in one process, peak statistics reset per point"
+    return "all points in one process (RSS: its high-water mark so far)"
 
 
 def cell(row: dict | None, key: str, digits: int = 3) -> str:
@@ -145,7 +160,7 @@ def markdown_report(
         "dual-path Encoder/Decoder, kernel 16, stride 8), batch 1, no "
         f"grad, 8 kHz input; time = median of {config.repeats} calls "
         f"({timing}) after one warm-up call on {warm}; memory = "
-        f"{memory_kind(config.device)}, each point in a fresh process; "
+        f"{memory_kind(config.device)}, {isolation(config)}; "
         "MACs = FlopCounterMode (lobes.attention.count_macs) / 2 on the "
         "meta device.",
         "",
@@ -186,7 +201,24 @@ def markdown_report(
         lines += ["## Figures", ""]
         lines += [f"![{p.stem}]({p.name})" for p in figures]
         lines.append("")
+    elif not can_plot():
+        folder = config.out
+        if folder.resolve() == RESULTS:
+            folder = RESULTS.relative_to(RESULTS.parents[1])
+        lines += [
+            "## Figures",
+            "",
+            "Not drawn: matplotlib is not installed where this ran. Draw "
+            "them from the CSV, beside it, with `python -m bench.suite "
+            f"--figures {folder}/{config.name}.csv`.",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def can_plot() -> bool:
+    """Whether matplotlib is installed (the figures need it)."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def plot(rows: list[dict], config: SuiteConfig, key: str, path: Path) -> Path:
@@ -274,9 +306,9 @@ def write_outputs(
     Returns
     -------
     dict
-        ``csv``, ``md``, ``time`` and ``memory``: the files written.
+        ``csv``, ``md``, ``time`` and ``memory``: the files written
+        (no figures without matplotlib).
     """
-    suffix = config.name.removeprefix("suite")
     machine = config.machine
     summary = (
         f"{machine.get('gpu') or machine.get('cpu', '?')}; "
@@ -290,14 +322,62 @@ def write_outputs(
         "csv": write_csv(
             rows, out / f"{config.name}.csv", columns=csv_columns(rows)
         ),
-        "time": plot(rows, config, "time_s", out / f"fig3_time{suffix}.png"),
-        "memory": plot(
-            rows, config, "peak_mem_gb", out / f"fig3_memory{suffix}.png"
-        ),
+        **draw_figures(rows, config),
     }
-    report_text = markdown_report(
-        infos, rows, config, [paths["memory"], paths["time"]]
-    )
+    figures = [paths[k] for k in ("memory", "time") if k in paths]
+    report_text = markdown_report(infos, rows, config, figures)
     paths["md"] = out / f"{config.name}.md"
     paths["md"].write_text(report_text + "\n")
     return paths
+
+
+def draw_figures(rows: list[dict], config: SuiteConfig) -> dict[str, Path]:
+    """``fig3_time[_SUFFIX].png`` and ``fig3_memory[_SUFFIX].png`` in
+    ``config.out``, named after ``config.name``; none without matplotlib.
+
+    Returns
+    -------
+    dict
+        ``time`` and ``memory``: the files written (empty: not drawn).
+    """
+    if not can_plot():
+        return {}
+    suffix = config.name.removeprefix("suite")
+    return {
+        key: plot(rows, config, column, config.out / f"fig3_{key}{suffix}.png")
+        for key, column in (("time", "time_s"), ("memory", "peak_mem_gb"))
+    }
+
+
+def figures_from_csv(path: str | Path) -> dict[str, Path]:
+    """Draws the figures of a suite CSV beside it (for a run made where
+    matplotlib was missing; ``python -m bench.suite --figures CSV``).
+
+    Arguments
+    ---------
+    path : str or Path
+        A CSV that `write_outputs` wrote (one device, one dtype).
+
+    Returns
+    -------
+    dict
+        ``time`` and ``memory``: the files written.
+    """
+    path = Path(path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["seconds"] = float(row["seconds"])
+        for key in ("time_s", "peak_mem_gb"):
+            row[key] = float(row[key]) if row.get(key) else None
+    first = rows[0]
+    config = SuiteConfig(
+        models=list(dict.fromkeys(r["model"] for r in rows)),
+        lengths=sorted({r["seconds"] for r in rows}),
+        device=first["device"],
+        dtype=first["dtype"],
+        threads=int(first["threads"]),
+        out=path.parent,
+        name=path.stem,
+    )
+    return draw_figures(rows, config)
