@@ -7,8 +7,8 @@ IntraTransformer1 runs inside each chunk, the MemoryTransformer over the
 chunks' time averages, whose output is added back to every frame of its
 chunk, IntraTransformer2 inside each chunk; PReLU, a linear layer and ReLU
 give one mask per speaker. SpeechBrain's ``ResourceEfficientSeparator``
-weights (published recipe) load via `RESepFormer.from_upstream`
-(`lobes.resepformer_upstream`).
+weights (published recipe) load into a `RESepFormer` through
+`lobes.resepformer_upstream.from_upstream`.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from speechbrain.lobes.models.resepformer import ResourceEfficientSeparator
 from torch import Tensor
 
 from lobes.attention import (
@@ -31,11 +30,6 @@ from lobes.attention import (
     check_frames,
     inference_chunk_group,
     mask_head,
-)
-from lobes.resepformer_upstream import (
-    convert_upstream_state_dict,
-    upstream_config,
-    upstream_module_config,
 )
 
 # upstream normalises with float32's machine epsilon
@@ -478,89 +472,3 @@ class RESepFormer(nn.Module):
         state.chunks += 1
         state.closed = T < C
         return self._masks(h), state
-
-    @classmethod
-    def from_upstream(
-        cls, upstream: ResourceEfficientSeparator, **kwargs
-    ) -> RESepFormer:
-        """Builds the RE-SepFormer that computes what ``upstream`` computes.
-
-        Arguments
-        ---------
-        upstream : ResourceEfficientSeparator
-            SpeechBrain's separator, in the configuration of the published
-            recipe (see
-            `lobes.resepformer_upstream`).
-        **kwargs
-            Extra `RESepFormer` arguments (group_chunks).
-
-        Returns
-        -------
-        RESepFormer
-            With upstream's weights, in upstream's train/eval mode.
-
-        Example
-        -------
-        >>> from speechbrain.lobes.models.resepformer import (
-        ...     SBTransformerBlock_wnormandskip,
-        ... )
-        >>> def block():
-        ...     return SBTransformerBlock_wnormandskip(
-        ...         1,
-        ...         32,
-        ...         4,
-        ...         64,
-        ...         dropout=0,
-        ...         use_positional_encoding=True,
-        ...         norm_before=True,
-        ...     )
-        >>> upstream = ResourceEfficientSeparator(
-        ...     32,
-        ...     causal=False,
-        ...     segment_size=10,
-        ...     layer=2,
-        ...     mem_type="av",
-        ...     seg_model=block(),
-        ...     mem_model=block(),
-        ... ).eval()
-        >>> ours = RESepFormer.from_upstream(upstream)
-        >>> h = torch.rand(1, 32, 45)
-        >>> torch.allclose(ours(h), upstream(h), atol=1e-5)
-        True
-        """
-        model = cls(**upstream_module_config(upstream), **kwargs)
-        model.load_state_dict(
-            convert_upstream_state_dict(upstream.state_dict())
-        )
-        return model.train(upstream.training)
-
-    @classmethod
-    def from_upstream_state_dict(
-        cls,
-        state_dict: dict[str, Tensor],
-        nhead: int = 8,
-        chunk_size: int = 150,
-        **kwargs,
-    ) -> RESepFormer:
-        """Builds a RE-SepFormer from an upstream masknet checkpoint alone.
-
-        Arguments
-        ---------
-        state_dict : dict
-            ``ResourceEfficientSeparator.state_dict()``, e.g. the
-            ``masknet.ckpt`` of a published upstream model.
-        nhead : int
-            Attention heads (weights do not tell; the recipe uses 8).
-        chunk_size : int
-            Chunk size (weights do not tell; the recipe uses 150).
-        **kwargs
-            Extra `RESepFormer` arguments (dropout, group_chunks).
-
-        Returns
-        -------
-        RESepFormer
-            Holding the converted weights.
-        """
-        model = cls(**upstream_config(state_dict, nhead, chunk_size), **kwargs)
-        model.load_state_dict(convert_upstream_state_dict(state_dict))
-        return model

@@ -8,8 +8,8 @@ published recipe's configuration, ``SBTransformerBlock_wnormandskip``
 seg/mem models (positional encoding, norm_before, norm, skip, relu),
 ``mem_type="av"``, two blocks, ReLU masks, gLN (non-causal) or per-frame
 norms (causal). The converted model's masks agree with upstream's within
-1e-4 (batch 1). `RESepFormer.from_upstream` and
-`RESepFormer.from_upstream_state_dict` build the model in one call.
+1e-4 (batch 1). `from_upstream` and `from_upstream_state_dict` build the
+`RESepFormer` in one call.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -27,6 +27,8 @@ from speechbrain.lobes.models.resepformer import (
     SBTransformerBlock_wnormandskip,
 )
 from torch import Tensor
+
+from lobes.resepformer import RESepFormer
 
 # ours <- upstream, per Transformer layer / per block
 _LAYER_KEYS = {
@@ -139,7 +141,7 @@ def upstream_module_config(upstream: ResourceEfficientSeparator) -> dict:
     Arguments
     ---------
     upstream : ResourceEfficientSeparator
-        See `RESepFormer.from_upstream`.
+        See `from_upstream`.
 
     Returns
     -------
@@ -265,3 +267,84 @@ def _check_upstream(upstream: ResourceEfficientSeparator) -> None:
             "cannot convert this upstream RE-SepFormer: "
             + "; ".join(dict.fromkeys(problems))
         )
+
+
+def from_upstream(
+    upstream: ResourceEfficientSeparator, **kwargs
+) -> RESepFormer:
+    """Builds the RE-SepFormer that computes what ``upstream`` computes.
+
+    Arguments
+    ---------
+    upstream : ResourceEfficientSeparator
+        SpeechBrain's separator, in the configuration of the published
+        recipe (see the module docstring).
+    **kwargs
+        Extra `RESepFormer` arguments (group_chunks).
+
+    Returns
+    -------
+    RESepFormer
+        With upstream's weights, in upstream's train/eval mode.
+
+    Example
+    -------
+    >>> import torch
+    >>> def block():
+    ...     return SBTransformerBlock_wnormandskip(
+    ...         1,
+    ...         32,
+    ...         4,
+    ...         64,
+    ...         dropout=0,
+    ...         use_positional_encoding=True,
+    ...         norm_before=True,
+    ...     )
+    >>> upstream = ResourceEfficientSeparator(
+    ...     32,
+    ...     causal=False,
+    ...     segment_size=10,
+    ...     layer=2,
+    ...     mem_type="av",
+    ...     seg_model=block(),
+    ...     mem_model=block(),
+    ... ).eval()
+    >>> ours = from_upstream(upstream)
+    >>> h = torch.rand(1, 32, 45)
+    >>> torch.allclose(ours(h), upstream(h), atol=1e-5)
+    True
+    """
+    model = RESepFormer(**upstream_module_config(upstream), **kwargs)
+    model.load_state_dict(convert_upstream_state_dict(upstream.state_dict()))
+    return model.train(upstream.training)
+
+
+def from_upstream_state_dict(
+    state_dict: dict[str, Tensor],
+    nhead: int = 8,
+    chunk_size: int = 150,
+    **kwargs,
+) -> RESepFormer:
+    """Builds a RE-SepFormer from an upstream masknet checkpoint alone.
+
+    Arguments
+    ---------
+    state_dict : dict
+        ``ResourceEfficientSeparator.state_dict()``, e.g. the
+        ``masknet.ckpt`` of a published upstream model.
+    nhead : int
+        Attention heads (weights do not tell; the recipe uses 8).
+    chunk_size : int
+        Chunk size (weights do not tell; the recipe uses 150).
+    **kwargs
+        Extra `RESepFormer` arguments (dropout, group_chunks).
+
+    Returns
+    -------
+    RESepFormer
+        Holding the converted weights.
+    """
+    config = upstream_config(state_dict, nhead, chunk_size)
+    model = RESepFormer(**config, **kwargs)
+    model.load_state_dict(convert_upstream_state_dict(state_dict))
+    return model

@@ -16,6 +16,8 @@ from lobes.attention import count_macs
 from lobes.resepformer import RESepFormer, sinusoidal_positions
 from lobes.resepformer_upstream import (
     convert_upstream_state_dict,
+    from_upstream,
+    from_upstream_state_dict,
     upstream_config,
 )
 
@@ -60,7 +62,7 @@ def upstream_separator(causal, seg_layers=2, mem_layers=2, mem_ffn=48):
 def pair(request):
     torch.manual_seed(0)
     upstream = upstream_separator(request.param)
-    ours = RESepFormer.from_upstream(upstream, group_chunks=2)
+    ours = from_upstream(upstream, group_chunks=2)
     return upstream, ours
 
 
@@ -107,7 +109,7 @@ def test_grouped_inference_equals_whole_pass(pair, group_chunks):
 
 def test_from_state_dict_alone(pair):
     upstream, ours = pair
-    rebuilt = RESepFormer.from_upstream_state_dict(
+    rebuilt = from_upstream_state_dict(
         upstream.state_dict(), nhead=4, chunk_size=CHUNK
     )
     assert rebuilt.causal == ours.causal
@@ -138,19 +140,19 @@ def test_unsupported_upstream_is_refused():
     upstream = upstream_separator(False)
     upstream.model.mem_type = "hc"
     with pytest.raises(ValueError, match="mem_type='hc'"):
-        RESepFormer.from_upstream(upstream)
+        from_upstream(upstream)
     upstream = upstream_separator(False)
     for block in upstream.model.seg_model:  # causal attention with gLN
         block.causal = True
     with pytest.raises(ValueError, match="differ in causality"):
-        RESepFormer.from_upstream(upstream)
+        from_upstream(upstream)
     upstream.model.mem_model[0].causal = True
     with pytest.raises(ValueError, match="causal with gLN"):
-        RESepFormer.from_upstream(upstream)
+        from_upstream(upstream)
     upstream = upstream_separator(False)
     upstream.model.mem_model[0].norm = torch.nn.GroupNorm(1, DIM)  # "ln"
     with pytest.raises(ValueError, match="GroupNorm norm"):
-        RESepFormer.from_upstream(upstream)
+        from_upstream(upstream)
     with pytest.raises(ValueError, match="not a RE-SepFormer"):
         upstream_config({"model.output_fc.1.weight": torch.zeros(4, 2, 1)})
 
@@ -244,6 +246,6 @@ def test_macs_equal_upstream_count():
     """Our MAC count is upstream's, op for op (its attention runs as bmm)."""
     torch.manual_seed(0)
     upstream = upstream_separator(False)
-    ours = RESepFormer.from_upstream(upstream)
+    ours = from_upstream(upstream)
     x = torch.randn(1, DIM, 57)
     assert count_macs(lambda: ours(x)) == count_macs(lambda: upstream(x))

@@ -26,6 +26,7 @@ from upstream.rename import (
 
 TEMPLATE = Path(__file__).resolve().with_name("pull_request.md")
 LOBES = Path(__file__).resolve().parents[1] / "lobes"
+TESTS = LOBES.parent / "tests"
 SUITE = RESULTS / "suite.csv"
 QUALITY = RESULTS / "quality.csv"
 LENGTH, SHORTER, LONGEST = 64.0, 16.0, 256.0  # seconds of audio
@@ -258,7 +259,7 @@ def summary(module: str) -> str:
 
 def covering_tests(module: str) -> list[str]:
     """The lobes whose test files test ``module``: its own, or else those
-    of the lobes that import it.
+    that import it.
 
     Arguments
     ---------
@@ -280,7 +281,7 @@ def covering_tests(module: str) -> list[str]:
     return [
         lobe
         for lobe in TESTED
-        if f"lobes.{module} " in (LOBES / f"{lobe}.py").read_text()
+        if f"lobes.{module} " in (TESTS / f"test_{lobe}.py").read_text()
     ]
 
 

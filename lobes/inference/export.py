@@ -66,7 +66,7 @@ from lobes.inference.pretrained import (
 from lobes.model import EncoderMaskerDecoder
 from lobes.resepformer import RESepFormer
 from lobes.resepformer_upstream import (
-    convert_upstream_state_dict,
+    from_upstream,
     upstream_module_config,
 )
 
@@ -251,8 +251,7 @@ def import_upstream(source: str | Path, out_dir: str | Path) -> Path:
             "the model was trained at (e.g. sample_rate: 8000)."
         )
     config = upstream_module_config(masknet)
-    ours = RESepFormer(**config).eval()
-    ours.load_state_dict(convert_upstream_state_dict(masknet.state_dict()))
+    ours = from_upstream(masknet).eval()
     error = _compare_upstream(upstream, ours)
     if error > UPSTREAM_ATOL:
         raise ValueError(
