@@ -149,7 +149,11 @@ def test_point_in_a_fresh_process():
     result = run_point("bench.suite", spec, threads=1, check=False)
     assert result["status"] == "ok", result.get("stderr")
     assert result["peak_mem"] >= result["base_mem"] > 0
-    assert result["peak_rss"] == result["peak_mem"]
+    # on CPU the point's peak memory is the process's high-water mark
+    # (VmHWM), read again when the child reports: the same counter, which
+    # the few objects made in between may push up by a page or two, not by
+    # the megabytes between the current RSS and the peak
+    assert 0 <= result["peak_rss"] - result["peak_mem"] <= 256 * 1024
     assert result["time_s"] > 0
 
 
