@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from bench.tables import RESULTS, markdown_table, write_csv
+from bench.tables import RESULTS, markdown_table, write_csv, write_text
 from demo.training import (
     CORPUS,
     STEPS_PER_EPOCH,
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         f"    python -m bench.quality --epochs {args.epochs}\n\n"
     )
     table = markdown_table(rows)
-    (RESULTS / "quality.md").write_text(header + table + "\n")
+    write_text(RESULTS / "quality.md", header + table + "\n")
     print(header + table)
 
 

@@ -2,6 +2,8 @@
 the committed results live in (`RESULTS`, ``bench/results/``)."""
 
 import csv
+import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,11 +94,32 @@ def write_csv(
     Path
         The file written.
     """
+    text = io.StringIO()
+    writer = csv.DictWriter(
+        text, fieldnames=all_columns(rows, columns), extrasaction="ignore"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, text.getvalue())
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Writes a results file whole or not at all (a temporary file beside
+    it, then renamed over it), creating its folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_text(folder / "a" / "x.md", "# x").read_text()
+    '# x'
+    >>> sorted(p.name for p in (folder / "a").iterdir())
+    ['x.md']
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = all_columns(rows, columns)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "w", newline="") as f:
+        f.write(text)
+    os.replace(partial, path)
     return path

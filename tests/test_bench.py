@@ -17,7 +17,13 @@ from bench.points import failure_reason, run_point
 from bench.suite import measure
 from bench.suite.cli import config_from_args, parse_args
 from bench.suite.models import MODELS
-from bench.suite.plan import SuiteConfig, predict_peak, run_suite, skip_reason
+from bench.suite.plan import (
+    SuiteConfig,
+    counted_gmacs,
+    predict_peak,
+    run_suite,
+    skip_reason,
+)
 from bench.suite.report import markdown_report, write_outputs
 from hparams import MODELS as REGISTRY
 
@@ -124,8 +130,20 @@ def test_tiny_suite_end_to_end(tmp_path):
         assert float(row[f"mem_vs_{ref}"]) == pytest.approx(
             float(row["peak_mem_gb"]) / float(other["peak_mem_gb"])
         )
+    peaks = config.machine["peak_gflops"]
+    assert set(peaks) == {"fp32", "bf16"} and peaks["fp32"] > 0
+    for (name, seconds), row in by.items():  # 2 x MACs / time / peak
+        macs = counted_gmacs(infos[name]["gmacs_per_s"], seconds) * seconds
+        assert float(row["peak_fraction"]) == pytest.approx(
+            2 * macs / float(row["time_s"]) / peaks["fp32"]
+        )
     report = paths["md"].read_text()
-    for heading in ("## Models", "## Inference time", "## Peak memory"):
+    for heading in (
+        "## Models",
+        "## Inference time",
+        "## Share of the fp32 matrix-product peak",
+        "## Peak memory",
+    ):
         assert heading in report
     assert "against upstream RE-SepFormer" in report
     assert "fig3_time_tiny.png" in report

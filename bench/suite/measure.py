@@ -18,6 +18,7 @@ from bench.machine import (
     peak_rss,
     set_threads,
 )
+from bench.peak import matmul_peak
 from bench.suite.models import MODELS, samples
 from bench.timing import median, time_calls, time_calls_cuda
 from lobes.attention import count_macs
@@ -155,7 +156,22 @@ def profile_table(fn: Callable[[], object], cuda: bool) -> str:
     return prof.key_averages().table(sort_by=sort, row_limit=20)
 
 
+def peak_point(spec: dict) -> dict:
+    """The matrix-product peak (`bench.peak.matmul_peak`) of
+    spec['dtype'] on spec['device'] (``size`` and ``seconds``: its
+    arguments, None for the defaults), as ``gflops``."""
+    gflops = matmul_peak(
+        spec["dtype"], spec["device"], spec["size"], spec["seconds"]
+    )
+    return {"gflops": gflops}
+
+
 def point(spec: dict) -> dict:
-    """Runs one point (``spec['kind']``: ``info`` or ``measure``)."""
+    """Runs one point (``spec['kind']``: ``info``, ``measure`` or
+    ``peak``)."""
     set_threads(spec["threads"])
-    return info_point(spec) if spec["kind"] == "info" else measure_point(spec)
+    if spec["kind"] == "info":
+        return info_point(spec)
+    if spec["kind"] == "peak":
+        return peak_point(spec)
+    return measure_point(spec)

@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from bench.machine import GB, available_memory
+from bench.peak import peak_fraction
 from bench.points import run_point
 from bench.suite import measure
 from bench.suite.models import MODELS, REFERENCES, frames
@@ -37,6 +38,7 @@ QUICK_LENGTHS = (1.0, 4.0)
 MACS_SECONDS = (1.0, 16.0)
 GROWTH = (16.0, 64.0)  # t(64) / t(16), when both lengths are run
 MEMORY_SAFETY = 0.9  # skip a point predicted above this share of free memory
+PEAK_DTYPES = ("fp32", "bf16")  # matrix-product peaks measured in each run
 
 
 @dataclass
@@ -225,6 +227,30 @@ def info_spec(config: SuiteConfig, name: str) -> dict:
     )
 
 
+def peak_spec(config: SuiteConfig, dtype: str) -> dict:
+    """The spec of a matrix-product peak point (`bench.peak`): small and
+    short for ``--tiny``, which only smoke-tests."""
+    return dict(
+        kind="peak",
+        dtype=dtype,
+        device=config.device,
+        size=256 if config.tiny else None,
+        seconds=0.05 if config.tiny else 1.0,
+    )
+
+
+def measure_peaks(config: SuiteConfig, runner: "Runner") -> dict[str, float]:
+    """GFLOP/s of each of `PEAK_DTYPES` (or why not), into
+    ``config.machine['peak_gflops']``."""
+    peaks = {}
+    for dtype in PEAK_DTYPES:
+        result = runner(peak_spec(config, dtype))
+        if "gflops" in result:
+            peaks[dtype] = result["gflops"]
+    config.machine["peak_gflops"] = peaks
+    return peaks
+
+
 def measure_spec(config: SuiteConfig, name: str, seconds: float) -> dict:
     """The spec of one measured point (`bench.suite.measure.measure_point`).
 
@@ -294,6 +320,8 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
     total = len(config.models) * (1 + len(lengths))
     bar = tqdm(total=total, desc="bench", unit="point", file=sys.stderr)
     infos, gpu_free = {}, 0.0
+    bar.set_postfix_str("matrix-product peaks")
+    measure_peaks(config, runner)
     for name in config.models:
         bar.set_postfix_str(f"{name}: parameters, MACs")
         info = runner(info_spec(config, name))
@@ -332,6 +360,21 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
     return infos, rows
 
 
+def counted_gmacs(gmacs_per_s: dict[str, float], seconds: float) -> float:
+    """GMACs/s counted at the longest length up to ``seconds`` (the
+    shortest counted one below it).
+
+    Example
+    -------
+    >>> counted = {"1": 2.0, "16": 1.5}
+    >>> [counted_gmacs(counted, s) for s in (0.5, 4, 16, 256)]
+    [2.0, 2.0, 1.5, 1.5]
+    """
+    lengths = sorted(gmacs_per_s, key=float)
+    fitting = [n for n in lengths if float(n) <= seconds] or lengths[:1]
+    return gmacs_per_s[fitting[-1]]
+
+
 def make_row(
     name: str, seconds: float, result: dict, info: dict, config: SuiteConfig
 ) -> dict:
@@ -361,6 +404,14 @@ def make_row(
             base_mem_gb=result["base_mem"] / GB,
             host_peak_rss_gb=result.get("peak_rss", 0) / GB,
         )
+        peak = config.machine.get("peak_gflops", {}).get(config.dtype)
+        if peak:
+            row["peak_fraction"] = peak_fraction(
+                counted_gmacs(info["gmacs_per_s"], seconds),
+                seconds,
+                result["time_s"],
+                peak,
+            )
     raw = config.out / "raw"
     for key, suffix in (("profile", "profile.txt"), ("stderr", "stderr.txt")):
         if result.get(key):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.suite.models import MODELS, REFERENCES
 from bench.suite.plan import SuiteConfig, growth_pair
-from bench.tables import RESULTS, markdown_table, write_csv
+from bench.tables import RESULTS, markdown_table, write_csv, write_text
 
 
 def memory_kind(device: str) -> str:
@@ -117,6 +117,33 @@ def ratio_table(rows: list[dict], config: SuiteConfig, ref: str) -> str:
     )
 
 
+def peak_section(rows: list[dict], config: SuiteConfig) -> list[str]:
+    """The matrix-product peaks of the run and each point's share of the
+    one of its precision (`bench.peak`); none for a CSV without them."""
+    peaks = config.machine.get("peak_gflops") or {}
+    if not peaks:
+        return []
+    measured = ", ".join(f"{k} {v:.0f}" for k, v in peaks.items())
+    return [
+        f"## Share of the {config.dtype} matrix-product peak",
+        "",
+        f"Peaks measured in this run, {config.threads} threads "
+        f"(GFLOP/s, square products, `bench.peak`): {measured}. A cell "
+        "is 2 x MACs / time / the peak of the precision the model ran in.",
+        "",
+        length_table(
+            rows,
+            config,
+            lambda r: (
+                cell(r, "")
+                if r is None or r["status"] != "ok" or "peak_fraction" not in r
+                else f"{100 * r['peak_fraction']:.0f}%"
+            ),
+        ),
+        "",
+    ]
+
+
 def markdown_report(
     infos: dict[str, dict],
     rows: list[dict],
@@ -172,6 +199,7 @@ def markdown_report(
         "",
         length_table(rows, config, lambda r: cell(r, "time_s")),
         "",
+        *peak_section(rows, config),
         f"## Peak memory: {memory_kind(config.device)}",
         "",
         length_table(rows, config, lambda r: cell(r, "peak_mem_gb")),
@@ -290,6 +318,7 @@ def csv_columns(rows: list[dict]) -> list[str]:
         "peak_mem_gb",
         "base_mem_gb",
         "host_peak_rss_gb",
+        "peak_fraction",
         "params_m",
     ]
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -327,7 +356,7 @@ def write_outputs(
     figures = [paths[k] for k in ("memory", "time") if k in paths]
     report_text = markdown_report(infos, rows, config, figures)
     paths["md"] = out / f"{config.name}.md"
-    paths["md"].write_text(report_text + "\n")
+    write_text(paths["md"], report_text + "\n")
     return paths
 
 
