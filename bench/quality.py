@@ -38,6 +38,7 @@ from demo.training import (
 )
 from hparams import MODELS
 from lobes.attention import count_macs
+from lobes.training.brain import LOSS
 from lobes.training.results import read_test_results
 
 
@@ -133,7 +134,7 @@ def scores(run: Path) -> dict:
     """
     log = (run / "train_log.txt").read_text().splitlines()
     last_epoch = [line for line in log if line.startswith("epoch")][-1]
-    train_loss = float(last_epoch.split("train si-snr: ")[1].split(" ")[0])
+    train_loss = float(last_epoch.split(f"train {LOSS}: ")[1].split(" ")[0])
     tested = [line for line in log if line.startswith("Epoch loaded: ")][-1]
     _, average = read_test_results(run / "test_results.csv")
     return {

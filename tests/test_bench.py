@@ -26,6 +26,7 @@ from bench.suite.plan import (
 )
 from bench.suite.report import markdown_report, write_outputs
 from hparams import MODELS as REGISTRY
+from lobes.training.brain import LOSS
 
 # RE-SepFormer paper, Tables 1, 3 and 4; ours as documented in README.md
 PARAMS_M = {
@@ -262,9 +263,9 @@ def test_quality_benchmark_compares_models_at_equal_compute():
 
 def test_quality_scores_read_the_recipe_outputs(tmp_path):
     (tmp_path / "train_log.txt").write_text(
-        "epoch: 1, lr: 1.00e-03 - train si-snr: 4.84 - valid si-snr: 1.42\n"
-        "epoch: 2, lr: 1.00e-03 - train si-snr: -1.5e+00 - valid si-snr: 2\n"
-        "Epoch loaded: 2 - test si-snr: -1.09e+00\n"
+        f"epoch: 1, lr: 1.00e-03 - train {LOSS}: 4.84 - valid {LOSS}: 1.42\n"
+        f"epoch: 2, lr: 1.00e-03 - train {LOSS}: -1.5e+00 - valid {LOSS}: 2\n"
+        f"Epoch loaded: 2 - test {LOSS}: -1.09e+00\n"
     )
     (tmp_path / "test_results.csv").write_text(
         "snt_id,sdr,sdr_i,si-snr,si-snr_i\na,1,2,3,4\navg,1.5,2.5,3.5,4.5\n"

@@ -371,7 +371,7 @@ def test_killed_run_resumes_mid_epoch(tmp_path):
 )
 def test_unknown_override_key_fails_before_training(option, key, tmp_path):
     """A misspelt key, nested or not, ends the run before anything is
-    written, in one line naming the key and the valid ones."""
+    written, in one line naming the key and the close valid ones."""
     out = tmp_path / "out"
     result = train(
         "WSJ0Mix",
@@ -384,7 +384,7 @@ def test_unknown_override_key_fails_before_training(option, key, tmp_path):
     message = result.stderr.strip()
     assert "\n" not in message and "Traceback" not in message, message
     assert "unknown key" in message and key in message
-    assert "Valid keys:" in message and "spelling" in message
+    assert "Did you mean" in message and "spelling" in message
     valid = {
         "chunk_sise": "chunk_size",
         "batch_sise": "batch_size",

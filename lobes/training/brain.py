@@ -12,6 +12,7 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import math
 from pathlib import Path
 
 import speechbrain as sb
@@ -28,9 +29,13 @@ from speechbrain.utils.logger import get_logger
 from lobes.model import EncoderMaskerDecoder
 from lobes.training.dynamic_mixing import DynamicMixing, EpochSampler
 from lobes.training.metrics import separation_scores
-from lobes.training.results import write_test_results
+from lobes.training.random_state import RandomState
+from lobes.training.results import SCORES, left_out, write_test_results
 
 logger = get_logger(__name__)
+LOSS = "si-snr loss"  # the loss as the logs name it: -SI-SNR in dB
+CKPT_KEY = "si-snr"  # the loss as checkpoints record it (SpeechBrain's)
+SHOWN_IDS = 10  # utterance ids a message lists at most
 
 
 class Separation(sb.Brain):
@@ -41,11 +46,23 @@ class Separation(sb.Brain):
     SpeechBrain's separation recipes. Training: permutation-invariant SI-SNR
     loss, speed perturbation and random shifts per source, wavedrop, random
     crops, loss thresholding, skipping of non-finite losses (on all DDP
-    ranks at once), gradient clipping and ReduceLROnPlateau; the checkpoint
-    with the best validation SI-SNR is kept. Testing writes
-    ``test_results.csv`` (per-utterance and average SI-SNR(i), SDR(i)) and,
-    with ``save_audio``, separated audio to ``<save_folder>/audio_results``.
+    ranks at once, naming the batch), gradient clipping and
+    ReduceLROnPlateau; the checkpoint with the best validation SI-SNR is
+    kept, and holds the random generators' state so that a resumed run
+    continues exactly. Testing writes ``test_results.csv`` (per-utterance
+    and average SI-SNR(i), SDR(i)) and, with ``save_audio``, separated
+    audio to ``<save_folder>/audio_results``. A validation or test
+    utterance with a non-finite loss or score is left out of the averages
+    and named in the log.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.random_state = RandomState()
+        if self.checkpointer is not None:  # runs saved before lack it
+            self.checkpointer.add_recoverable(
+                "rng", self.random_state, optional_load=True
+            )
 
     @property
     def model(self) -> EncoderMaskerDecoder:
@@ -122,6 +139,7 @@ class Separation(sb.Brain):
         """Trains on one batch; skips it on every rank if any rank's loss
         is non-finite, above ``loss_upper_lim`` or empty after
         ``threshold_byloss``."""
+        self.random_state.restore_pending()  # as the step began, if resumed
         with self.training_ctx:
             predictions = self.compute_forward(batch, sb.Stage.TRAIN)
             loss = self.compute_objectives(predictions, batch, sb.Stage.TRAIN)
@@ -143,7 +161,7 @@ class Separation(sb.Brain):
             self.nonfinite_count += 1
             logger.info(
                 "Non-finite, too large or empty loss: skipping the batch "
-                f"({self.nonfinite_count} this epoch)."
+                f"{_ids(batch.id)} ({self.nonfinite_count} this epoch)."
             )
         self.optimizer.zero_grad(set_to_none=True)
         return loss.detach().cpu()
@@ -157,22 +175,42 @@ class Separation(sb.Brain):
         return bool(flag)
 
     def evaluate_batch(self, batch, stage):
-        """Validation loss; at test time also per-utterance scores."""
+        """Validation loss; at test time also per-utterance scores. The
+        loss is the mean over the batch's utterances whose loss is finite;
+        the others are recorded, to be named at the end of the stage."""
         with self.evaluation_ctx:
             est, targets = self.compute_forward(batch, stage)
             loss = self.compute_objectives((est, targets), batch, stage)
         if stage == sb.Stage.TEST:
             self.score(batch, est.float(), targets)
-        return loss.mean().detach()
+        loss = loss.detach().float().reshape(-1)
+        finite = torch.isfinite(loss)
+        pairs = zip(batch.id, finite.tolist(), strict=True)
+        self.nonfinite_ids += [uid for uid, ok in pairs if not ok]
+        return loss[finite].mean() if finite.any() else loss.mean()
+
+    def update_average(self, loss, avg_loss):
+        """SpeechBrain's running average while training; in validation and
+        test, the mean of the finite losses (SpeechBrain divides by every
+        batch, finite or not)."""
+        if self.stage == sb.Stage.TRAIN:
+            return super().update_average(loss, avg_loss)
+        if not torch.isfinite(loss):
+            return avg_loss
+        self.finite_batches += 1
+        return avg_loss + (float(loss) - avg_loss) / self.finite_batches
 
     def score(self, batch, est, targets):
         """Scores each test utterance (without its padding); saves audio."""
         mix, lens = batch.mix_sig
         for b, uid in enumerate(batch.id):
             n = int(torch.round(lens[b] * mix.shape[1]))
-            scores, perm = separation_scores(
-                targets[b, :n].cpu(), est[b, :n].cpu(), mix[b, :n]
-            )
+            signals = targets[b, :n].cpu(), est[b, :n].cpu(), mix[b, :n].cpu()
+            if not all(torch.isfinite(x).all() for x in signals):
+                nan = dict.fromkeys(SCORES, math.nan)  # named at the end
+                self.test_scores.append({"snt_id": uid, **nan})
+                continue
+            scores, perm = separation_scores(*signals)
             self.test_scores.append({"snt_id": uid, **scores})
             if self.hparams.save_audio and (
                 len(self.test_scores) <= self.hparams.n_audio_to_save
@@ -203,14 +241,25 @@ class Separation(sb.Brain):
             )
 
     def on_stage_start(self, stage, epoch=None):
-        """Resets the per-utterance test scores."""
+        """Resets the stage's counts and the per-utterance test scores."""
+        self.stage = stage
+        self.nonfinite_ids = []
+        self.finite_batches = 0
         if stage == sb.Stage.TEST:
             self.test_scores = []
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Anneals the learning rate, logs, checkpoints, writes results."""
-        stats = {"si-snr": stage_loss}
+        stats = {LOSS: stage_loss}
+        if self.nonfinite_ids:
+            logger.warning(
+                f"{stage.name.lower()}: {len(self.nonfinite_ids)} "
+                "utterance(s) with a non-finite loss, left out of the "
+                f"average: {_ids(self.nonfinite_ids)}. Check their audio "
+                "files."
+            )
         if stage == sb.Stage.TRAIN:
+            self.random_state.restore_pending()  # resumed after the last step
             self.train_stats = stats
         elif stage == sb.Stage.VALID:
             current_lr, next_lr = self.hparams.lr_scheduler(
@@ -222,8 +271,10 @@ class Separation(sb.Brain):
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
+            if not math.isfinite(stage_loss):  # never the best checkpoint
+                stage_loss = math.inf
             self.checkpointer.save_and_keep_only(
-                meta={"si-snr": stage_loss}, min_keys=["si-snr"]
+                meta={CKPT_KEY: stage_loss}, min_keys=[CKPT_KEY]
             )
         else:
             self.hparams.train_logger.log_stats(
@@ -240,6 +291,14 @@ class Separation(sb.Brain):
             self.hparams.output_folder, self.test_scores
         )
         logger.info(f"Wrote {path}")
+        excluded = left_out(self.test_scores)
+        if excluded:
+            logger.warning(
+                f"{len(excluded)} of {len(self.test_scores)} test utterances "
+                "have non-finite estimates or references, left out of the "
+                f"averages of {path.name}: {_ids(excluded)}. Check their "
+                "audio files."
+            )
         for name, value in average.items():
             logger.info(f"Mean {name} is {value:.2f} dB")
 
@@ -260,3 +319,10 @@ class Separation(sb.Brain):
         if self.train_sampler is None:  # not DDP: no wrapper to call it
             self.train_sampler = sampler
         return loader
+
+
+def _ids(ids: list) -> str:
+    """Utterance ids for a message (the first `SHOWN_IDS`)."""
+    shown = ", ".join(map(str, ids[:SHOWN_IDS]))
+    more = len(ids) - SHOWN_IDS
+    return shown + (f" and {more} more" if more > 0 else "")

@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 from speechbrain.dataio.dataio import load_data_csv, read_audio
 from speechbrain.dataio.dataset import DynamicItemDataset
@@ -22,9 +23,14 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
+from lobes.training.atomic import replacing
+from lobes.training.errors import DataError
+
 logger = get_logger(__name__)
 
 SPLITS = ("tr", "cv", "tt")
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only ones that hold NaN or inf
+BLOCK = 1 << 20  # samples read at a time when looking for NaN and inf
 
 
 def signal_names(num_spks: int, noise: bool = False) -> list[str]:
@@ -51,7 +57,9 @@ def signal_names(num_spks: int, noise: bool = False) -> list[str]:
 
 
 def audio_frames(path: str, sample_rate: int) -> int:
-    """Returns the length of a mono audio file, after checking it.
+    """Returns the length of a mono audio file, after checking it: an
+    audio file (not empty, not another format), mono, at ``sample_rate``,
+    every sample finite.
 
     Arguments
     ---------
@@ -74,37 +82,110 @@ def audio_frames(path: str, sample_rate: int) -> int:
     800
     >>> audio_frames(str(path), 16000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: ...a.wav is sampled at 8000 Hz, but sample_rate is 16000 Hz...
+    lobes.training.errors.DataError: ...a.wav is sampled at 8000 Hz, but ...
+    >>> sf.write(path, np.array([0.0, np.nan]), 8000, subtype="FLOAT")
+    >>> audio_frames(str(path), 8000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ...a.wav has 1 NaN or infinite sample...
     """
+    info = audio_info(path)
+    if info.channels != 1:
+        raise DataError(
+            f"{path} has {info.channels} channels, but separation needs mono "
+            "files: keep one channel (e.g. `sox in.wav out.wav remix 1`)."
+        )
+    if info.samplerate != sample_rate:
+        raise DataError(
+            f"{path} is sampled at {info.samplerate} Hz, but sample_rate is "
+            f"{sample_rate} Hz: resample the data or pass "
+            f"--sample_rate={info.samplerate}."
+        )
+    if info.subtype in FLOAT_SUBTYPES:
+        _check_finite(path, sample_rate)
+    return info.frames
+
+
+def audio_info(path: str) -> sf._SoundFileInfo:
+    """``soundfile.info`` of an audio file, or `DataError` (or
+    ``FileNotFoundError``) naming what the path is instead.
+
+    Arguments
+    ---------
+    path : str
+        The audio file.
+
+    Returns
+    -------
+    info
+        What ``soundfile.info`` returns.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "a.wav"
+    >>> _ = path.write_text("not audio")
+    >>> audio_info(str(path))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ...a.wav is not an audio file ...
+    """
+    if os.path.isdir(path):
+        raise DataError(
+            f"{path} is a folder, not an audio file: point the CSV at a file."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"Audio file not found: {path}. Check --data_folder and the "
             "paths in the CSV files."
         )
-    info = sf.info(path)
-    if info.channels != 1:
-        raise ValueError(
-            f"{path} has {info.channels} channels, but separation needs mono "
-            "files: keep one channel (e.g. `sox in.wav out.wav remix 1`)."
+    if os.path.getsize(path) == 0:
+        raise DataError(
+            f"{path} is empty (0 bytes), maybe an interrupted copy: copy or "
+            "write it again, or remove it from the data."
         )
-    if info.samplerate != sample_rate:
-        raise ValueError(
-            f"{path} is sampled at {info.samplerate} Hz, but sample_rate is "
-            f"{sample_rate} Hz: resample the data or pass "
-            f"--sample_rate={info.samplerate}."
+    try:
+        return sf.info(path)
+    except sf.LibsndfileError as error:
+        raise DataError(
+            f"{path} is not an audio file soundfile can read "
+            f"({error.error_string}): convert it to WAV (e.g. `ffmpeg -i "
+            "FILE -ac 1 OUT.wav`) and use that, or remove it from the data."
+        ) from error
+
+
+def _check_finite(path: str, sample_rate: int) -> None:
+    """Raises `DataError` if a (floating-point) file has a NaN or an
+    infinite sample, naming the first."""
+    bad, first, start = 0, None, 0
+    for block in sf.blocks(path, blocksize=BLOCK, dtype="float32"):
+        wrong = np.flatnonzero(~np.isfinite(block))
+        if wrong.size and first is None:
+            first = start + int(wrong[0])
+        bad += wrong.size
+        start += len(block)
+    if bad:
+        raise DataError(
+            f"{path} has {bad} NaN or infinite sample(s), the first at "
+            f"{first / sample_rate:.3f} s (sample {first}): they would make "
+            "the loss and the scores NaN. Fix or regenerate the file, or "
+            "remove it from the data."
         )
-    return info.frames
 
 
 def check_csv(
-    csv_path: str, data_folder: str, sample_rate: int, signals: Sequence[str]
+    csv_path: str,
+    data_folder: str,
+    sample_rate: int,
+    signals: Sequence[str],
+    min_samples: int = 1,
+    needed_by: str = "",
 ) -> None:
     """Checks every file of a separation CSV before training starts.
 
     Each row needs one ``<signal>_wav`` column per signal (``mix``, ``s1``,
-    ``s2``, ...), pointing at existing mono files sampled at
-    ``sample_rate``, all of the same length (the "min" versions of
-    WSJ0-2Mix and WHAM!).
+    ``s2``, ...), pointing at existing mono audio files sampled at
+    ``sample_rate`` with finite samples (`audio_frames`), all of the same
+    length (the "min" versions of WSJ0-2Mix and WHAM!) and at least
+    ``min_samples`` long. The first problem raises `DataError` (or
+    ``FileNotFoundError``) naming the file, the problem and the fix.
 
     Arguments
     ---------
@@ -116,6 +197,21 @@ def check_csv(
         The sample rate every file must have.
     signals : Sequence[str]
         Signal names, e.g. ``["mix", "s1", "s2", "noise"]``.
+    min_samples : int
+        The shortest length training and evaluation can use.
+    needed_by : str
+        What needs ``min_samples`` (for the message), e.g. ``"the
+        encoder's kernel spans"``.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> sf.write(folder / "a.wav", np.zeros(10), 8000)
+    >>> _ = (folder / "t.csv").write_text("ID,mix_wav\\nu1,$data_root/a.wav\\n")
+    >>> check_csv(folder / "t.csv", str(folder), 8000, ["mix"], 16,
+    ...           "the encoder's kernel spans")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ...a.wav has 10 samples ... (row u1 of ...)
     """
     if not os.path.isfile(csv_path):
         raise FileNotFoundError(
@@ -125,11 +221,11 @@ def check_csv(
         )
     rows = load_data_csv(csv_path, replacements={"data_root": data_folder})
     if not rows:
-        raise ValueError(f"{csv_path} has no rows.")
+        raise DataError(f"{csv_path} has no rows: prepare the data again.")
     columns = [f"{s}_wav" for s in signals]
     missing = [c for c in columns if c not in next(iter(rows.values()))]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{csv_path} lacks the column(s) {missing}; a separation CSV "
             f"here needs ID, duration, {', '.join(columns)}."
         )
@@ -138,11 +234,25 @@ def check_csv(
         desc=f"Checking {os.path.basename(csv_path)}",
         disable=len(rows) < 1000 or not if_main_process(),
     ):
-        frames = {c: audio_frames(row[c], sample_rate) for c in columns}
+        where = f"(row {uid} of {csv_path})"  # said last
+        frames = {}
+        for column in columns:
+            try:
+                frames[column] = audio_frames(row[column], sample_rate)
+            except DataError as error:
+                raise DataError(f"{error} {where}") from error
         if len(set(frames.values())) > 1:
-            raise ValueError(
+            raise DataError(
                 f"{csv_path}, row {uid}: the signals differ in length "
                 f"{frames}; use the 'min' version of the corpus."
+            )
+        if frames[columns[0]] < min_samples:
+            length = frames[columns[0]]
+            raise DataError(
+                f"{row[columns[0]]} has {length} samples "
+                f"({1000 * length / sample_rate:.1f} ms), fewer than the "
+                f"{min_samples} that {needed_by}: remove its row from the "
+                f"CSV (or give it longer audio). {where}"
             )
 
 
@@ -205,20 +315,21 @@ def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
             f"{signal}_wav_opts",
         ]
     os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-    partial = f"{csv_path}.partial"  # renamed once complete
-    with open(partial, "w", newline="", encoding="utf-8") as f:
+    with (
+        replacing(csv_path) as partial,
+        open(partial, "w", newline="", encoding="utf-8") as f,
+    ):
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for name in names:
             paths = {s: os.path.join(d, name) for s, d in folders.items()}
             row = {"ID": Path(name).stem}
-            row["duration"] = sf.info(paths["mix"]).duration
+            row["duration"] = audio_info(paths["mix"]).duration
             for signal, path in paths.items():
                 row[f"{signal}_wav"] = path
                 row[f"{signal}_wav_format"] = "wav"
                 row[f"{signal}_wav_opts"] = None
             writer.writerow(row)
-    os.replace(partial, csv_path)
     logger.info(f"Wrote {csv_path} ({len(names)} utterances)")
     return len(names)
 

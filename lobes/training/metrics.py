@@ -13,6 +13,9 @@ import fast_bss_eval
 import torch
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
+# mir_eval's distortion filter taps; BSS-eval needs signals at least as long
+SDR_FILTER_LENGTH = 512
+
 
 def bss_sdr(
     references: torch.Tensor, estimates: torch.Tensor
@@ -47,6 +50,7 @@ def bss_sdr(
     sdr, _, _, perm = fast_bss_eval.bss_eval_sources(
         references.detach().double().cpu().numpy(),
         estimates.detach().double().cpu().numpy(),
+        filter_length=SDR_FILTER_LENGTH,
         compute_permutation=True,
     )
     return torch.from_numpy(sdr), torch.from_numpy(perm)

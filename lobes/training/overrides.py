@@ -11,6 +11,7 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import difflib
 import importlib
 import inspect
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from pathlib import Path
 import torch
 from ruamel.yaml import YAML
 
+from lobes.training.errors import UsageError
+
 # plain mappings passed as keyword arguments: open to every argument of
 LOADER_OPTIONS = ("dataloader_opts", "eval_dataloader_opts")
 LOADER_KEYS = frozenset(
@@ -26,9 +29,10 @@ LOADER_KEYS = frozenset(
     + ["looped_nominal_epoch", "ckpt_prefix"]  # SpeechBrain's extras
 ) - {"dataset"}
 OBJECT_TAGS = ("!new:", "!name:", "!apply:")
+LISTED_KEYS = 12  # a message lists the valid keys when there are no more
 
 
-class OverrideError(ValueError):
+class OverrideError(UsageError):
     """An override names a key the recipe does not have."""
 
 
@@ -54,6 +58,9 @@ def check_overrides(hparams_file: str | Path, overrides: str | None) -> None:
     >>> check_overrides(recipe, "model: {sise: 4}")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     lobes.training.overrides.OverrideError: --model: unknown key 'sise' ...
+    >>> check_overrides(recipe, "lr_: 4")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.overrides.OverrideError: ...--lr_ ... Did you mean --lr? ...
     """
     yaml = YAML()
     given = yaml.load(overrides or "") or {}
@@ -74,18 +81,30 @@ def _check(
     valid = _valid_keys(node, path)
     for key, value in given.items():
         if valid is not None and key not in valid:
-            where = "--" + ".".join(map(str, path)) if path else "Override"
-            what = f" {key!r}" if path else f" --{key}"
-            raise OverrideError(
-                f"{where}: unknown key{what} (not in {source}). Valid keys: "
-                f"{', '.join(sorted(map(str, valid)))}. Check the spelling."
-            )
+            raise OverrideError(_unknown(key, valid, path, source))
         child = node.get(key) if isinstance(node, Mapping) else None
         nested = isinstance(child, Mapping) or _tag(child).startswith(
             "!include:"
         )
         if isinstance(value, Mapping) and nested:
             _check(child, value, [*path, key], source, folder)
+
+
+def _unknown(key: object, valid: set, path: list, source: Path) -> str:
+    """The message for an unknown key: the keys it is close to, and all
+    the valid ones when they are few."""
+    where = "--" + ".".join(map(str, path)) if path else "Override"
+    spell = repr if path else (lambda k: f"--{k}")
+    names = sorted(map(str, valid))
+    close = difflib.get_close_matches(str(key), names, n=3, cutoff=0.6)
+    message = f"{where}: unknown key {spell(key)} (not in {source})."
+    if close:
+        message += f" Did you mean {' or '.join(map(spell, close))}?"
+    if len(names) <= LISTED_KEYS:
+        message += f" Valid keys: {', '.join(names)}."
+    else:
+        message += f" The {len(names)} valid keys are those of {source}."
+    return message + " Check the spelling."
 
 
 def _resolve_include(

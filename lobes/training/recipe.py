@@ -10,29 +10,51 @@ A recipe's ``main`` is::
     return train_and_evaluate(recipe.hparams, recipe.run_opts)
 
 and its ``__main__`` is ``run_recipe(main)``: a command line that cannot
-work (an unknown override key) ends the program with one line naming the
-key and the valid ones, before anything is trained; ``LOBES_DEBUG=1``
-shows the traceback.
+work (an unknown override key, an output folder that cannot be written)
+ends the program with one line and exit status 2, before anything is
+trained; bad data (checked before training: every file of every split),
+a checkpoint that cannot be saved or loaded (a full disk) or another
+``OSError`` with one line and exit status 1. ``LOBES_DEBUG=1`` shows the
+traceback.
 
 Authors
  * sepformer-lobes contributors 2026
 """
 
+import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
 import speechbrain as sb
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
 
+from lobes.model import EncoderMaskerDecoder
 from lobes.training.brain import Separation
 from lobes.training.csvs import check_csv, csv_dataset, signal_names
 from lobes.training.dynamic_mixing import DynamicMixing
-from lobes.training.overrides import OverrideError, check_overrides
+from lobes.training.errors import (
+    CheckpointError,
+    DataError,
+    UsageError,
+    reason,
+)
+from lobes.training.metrics import SDR_FILTER_LENGTH
+from lobes.training.overrides import check_overrides
+
+SPLITS = ("train_data", "valid_data", "test_data")
+# SpeechBrain's train logger warns on import that it cannot save figures
+# without torchvision; the recipes save none.
+NO_TORCHVISION = "torchvision is not available - cannot save figures"
+logging.getLogger("speechbrain.utils.train_logger").addFilter(
+    lambda record: record.getMessage() != NO_TORCHVISION
+)
 
 
 class Recipe(NamedTuple):
@@ -69,6 +91,12 @@ def load_recipe(argv: list[str]) -> Recipe:
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     check_overrides(hparams_file, overrides)
+    try:
+        given = yaml.safe_load(overrides or "") or {}
+    except yaml.YAMLError:  # tags such as !ref: HyperPyYAML checks them
+        given = {}
+    if "output_folder" in given:
+        check_output_folder(given["output_folder"])
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -80,10 +108,77 @@ def load_recipe(argv: list[str]) -> Recipe:
     return Recipe(hparams, run_opts, experiment)
 
 
+def check_output_folder(folder: object) -> None:
+    """Raises `UsageError` unless ``folder`` (``--output_folder``) is a
+    folder that exists or can be made, and can be written in.
+
+    Arguments
+    ---------
+    folder : object
+        The value given.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> check_output_folder(str(folder / "run"))
+    >>> (folder / "file").touch()
+    >>> check_output_folder(str(folder / "file"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.UsageError: --output_folder=.../file is a file, ...
+    """
+    if not isinstance(folder, str) or not folder.strip():
+        raise UsageError(
+            f"--output_folder={folder if folder is not None else ''}: give "
+            "the folder for the run's checkpoints, logs and results."
+        )
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(
+            f"--output_folder={folder} is a file, not a folder: pass a "
+            "folder (new or existing) for the run."
+        )
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"--output_folder={folder} cannot be used ({reason(error)}): "
+            "pass a folder you can write to."
+        ) from error
+
+
+def exit_status(error: BaseException) -> int | None:
+    """The exit status of a recipe that ends with ``error`` in one line:
+    2 for a command line that cannot work, 1 for bad data, a checkpoint
+    that cannot be saved or loaded, or another ``OSError``; None for an
+    error that needs its traceback (a bug).
+
+    Arguments
+    ---------
+    error : BaseException
+        What ended the recipe.
+
+    Returns
+    -------
+    int or None
+
+    Example
+    -------
+    >>> exit_status(UsageError("--N_epoch: unknown key")), exit_status(
+    ...     OSError(28, "No space left on device")), exit_status(KeyError())
+    (2, 1, None)
+    """
+    if isinstance(error, UsageError):
+        return 2
+    if isinstance(error, (DataError, CheckpointError, OSError)):
+        return 1
+    return None
+
+
 def run_recipe(main: Callable[[list[str]], object]) -> None:
-    """Runs a recipe's ``main`` on ``sys.argv[1:]``; a command line that
-    cannot work ends the program with its one-line message (exit status
-    2), or with the traceback when ``LOBES_DEBUG=1``.
+    """Runs a recipe's ``main`` on ``sys.argv[1:]``; an error of
+    `exit_status` ends the program with its one-line message, or with the
+    traceback when ``LOBES_DEBUG=1``.
 
     Arguments
     ---------
@@ -92,11 +187,52 @@ def run_recipe(main: Callable[[list[str]], object]) -> None:
     """
     try:
         main(sys.argv[1:])
-    except OverrideError as error:
-        if os.environ.get("LOBES_DEBUG") == "1":
+    except Exception as error:
+        status = exit_status(error)
+        if status is None or os.environ.get("LOBES_DEBUG") == "1":
             raise
         print(f"{sys.argv[0]}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(status)
+
+
+def min_lengths(hparams: dict) -> dict[str, tuple[int, str]]:
+    """The shortest mixture each split can use, and what needs it: the
+    encoder's kernel (also after speed perturbation, for training) and,
+    for the test set, BSS-eval's SDR filter.
+
+    Arguments
+    ---------
+    hparams : dict
+        Recipe hyperparameters (``Encoder``, ``MaskNet``, ``Decoder``,
+        ``use_speedperturb``, ``speed_changes``).
+
+    Returns
+    -------
+    dict
+        ``train_data``, ``valid_data``, ``test_data`` to (samples, what).
+    """
+    model = EncoderMaskerDecoder(
+        hparams["Encoder"], hparams["MaskNet"], hparams["Decoder"]
+    )
+    kernel = model.min_samples
+    encoder = (kernel, "the encoder's kernel spans")
+    train = encoder
+    fastest = max(hparams.get("speed_changes", [100]))
+    perturbed = (kernel - 1) * fastest // 100 + 1  # shortened to >= kernel
+    if hparams.get("use_speedperturb") and perturbed > kernel:
+        train = (
+            perturbed,
+            f"the encoder's kernel ({kernel}) needs after speed "
+            f"perturbation at {fastest}%",
+        )
+    test = encoder
+    if SDR_FILTER_LENGTH > kernel:
+        test = (
+            SDR_FILTER_LENGTH,
+            f"the SDR's {SDR_FILTER_LENGTH}-tap distortion filter (BSS-eval) "
+            "needs",
+        )
+    return dict(zip(SPLITS, (train, encoder, test), strict=True))
 
 
 def dataio_prep(
@@ -124,9 +260,10 @@ def dataio_prep(
         ``train`` is a ``DynamicMixing`` when ``dynamic_mixing`` is True.
     """
     signals = signal_names(hparams["num_spks"], noise=noise_folder is not None)
-    splits = ["train_data", "valid_data", "test_data"]
-    checked = splits[1:] if hparams["dynamic_mixing"] else splits
+    checked = SPLITS[1:] if hparams["dynamic_mixing"] else SPLITS
+    shortest = min_lengths(hparams)
     for split in checked:
+        min_samples, needed_by = shortest[split]
         run_on_main(
             check_csv,
             args=[
@@ -134,10 +271,14 @@ def dataio_prep(
                 hparams["data_folder"],
                 hparams["sample_rate"],
             ],
-            kwargs={"signals": signals},
+            kwargs={
+                "signals": signals,
+                "min_samples": min_samples,
+                "needed_by": needed_by,
+            },
         )
     train, valid, test = (
-        csv_dataset(hparams[s], hparams["data_folder"], signals) for s in splits
+        csv_dataset(hparams[s], hparams["data_folder"], signals) for s in SPLITS
     )
     if hparams["dynamic_mixing"]:
         train = DynamicMixing(

@@ -1,7 +1,8 @@
 """``test_results.csv``, the per-utterance test scores a recipe run writes,
 in the format of SpeechBrain's separation recipes: one row per test
 utterance (``snt_id, sdr, sdr_i, si-snr, si-snr_i``, in dB), then the
-``avg`` row.
+``avg`` row. An utterance whose scores are not finite (NaN estimates)
+keeps its row, and is left out of the averages; `left_out` names it.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from lobes.training.atomic import replacing
 
 FILE = "test_results.csv"
 SCORES = ("sdr", "sdr_i", "si-snr", "si-snr_i")
@@ -35,7 +38,8 @@ def write_test_results(
     path : Path
         The file written.
     average : dict
-        The mean of each score (the ``avg`` row).
+        The mean of each score over the utterances whose scores are all
+        finite (the ``avg`` row; NaN if there are none).
 
     Example
     -------
@@ -48,17 +52,47 @@ def write_test_results(
     5.0
     >>> read_test_results(path)[1] == average
     True
+    >>> rows.append({"snt_id": "c", **dict.fromkeys(SCORES, float("nan"))})
+    >>> write_test_results(folder, rows)[1]["si-snr_i"], left_out(rows)
+    (5.0, ['c'])
     """
-    average = {c: float(np.mean([r[c] for r in rows])) for c in SCORES}
+    excluded = set(left_out(rows))
+    kept = [r for r in rows if r["snt_id"] not in excluded]
+    average = {
+        c: float(np.mean([r[c] for r in kept])) if kept else float("nan")
+        for c in SCORES
+    }
     path = Path(folder) / FILE
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
+    with (
+        replacing(path) as partial,
+        open(partial, "w", newline="", encoding="utf-8") as f,
+    ):
         writer = csv.DictWriter(f, fieldnames=["snt_id", *SCORES])
         writer.writeheader()
         writer.writerows(rows)
         writer.writerow({"snt_id": "avg", **average})
-    os.replace(partial, path)
     return path, average
+
+
+def left_out(rows: Sequence[dict]) -> list[str]:
+    """The utterances a score of which is not finite: left out of the
+    averages.
+
+    Arguments
+    ---------
+    rows : sequence of dict
+        One per utterance: ``snt_id`` and the `SCORES`.
+
+    Returns
+    -------
+    list of str
+        Their ``snt_id``.
+    """
+    return [
+        r["snt_id"]
+        for r in rows
+        if not all(np.isfinite(float(r[c])) for c in SCORES)
+    ]
 
 
 def read_test_results(
