@@ -1,5 +1,5 @@
-"""What the demo shows: the test scores as a table and the spectrograms of
-one separated test mixture."""
+"""What the demo shows: the test scores as tables (the real-speech test
+per pair of voices too) and the spectrograms of separated test mixtures."""
 
 from pathlib import Path
 
@@ -9,36 +9,101 @@ import soundfile as sf
 from lobes.training.results import read_test_results
 
 
-def results_table(results: Path) -> tuple[str, dict]:
+def results_table(
+    results: Path, rows_shown: int = 10, by_pair: bool = False
+) -> tuple[str, dict]:
     """Formats a ``test_results.csv``.
 
     Arguments
     ---------
     results : Path
         The CSV written by the recipe.
+    rows_shown : int
+        Test mixtures listed before the average.
+    by_pair : bool
+        Also the average of each pair of speakers (speaker = the first 3
+        characters of each utterance id in the mixture id).
 
     Returns
     -------
     table : str
-        SI-SNRi and SDRi per test mixture, then the average.
+        SI-SNRi and SDRi of the first test mixtures, per pair of speakers
+        if asked, then the average of all.
     average : dict
         The ``avg`` row: ``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i``.
     """
     rows, average = read_test_results(results)
     lines = [f"{'test mixture':40} {'SI-SNRi':>8} {'SDRi':>8}"]
-    for row in [*rows, {"snt_id": "avg", **average}]:
-        if row["snt_id"] == "avg":
-            lines.append("-" * 58)
-        lines.append(
-            f"{row['snt_id'][:40]:40} {float(row['si-snr_i']):8.2f} "
-            f"{float(row['sdr_i']):8.2f}"
-        )
+    for row in rows[:rows_shown]:
+        lines.append(_line(row["snt_id"], row))
+    if len(rows) > rows_shown:
+        lines.append(f"... and {len(rows) - rows_shown} more")
+    if by_pair:
+        pairs = {}
+        for row in rows:
+            pairs.setdefault(" + ".join(speakers(row["snt_id"])), []).append(
+                row
+            )
+        lines.append("-" * 58)
+        for pair, group in sorted(pairs.items()):
+            mean = {
+                key: sum(float(r[key]) for r in group) / len(group)
+                for key in ("si-snr_i", "sdr_i")
+            }
+            lines.append(_line(f"{pair} ({len(group)} mixtures)", mean))
+    lines.append("-" * 58)
+    lines.append(_line(f"average of {len(rows)}", average))
     return "\n".join(lines), average
 
 
-def spectrogram_figure(audio_folder: Path, figure: Path) -> str:
-    """Draws mixture, references and estimates of the first saved test
-    example as log-magnitude spectrograms.
+def _line(name: str, scores: dict) -> str:
+    return (
+        f"{name[:40]:40} {float(scores['si-snr_i']):8.2f} "
+        f"{float(scores['sdr_i']):8.2f}"
+    )
+
+
+def speakers(mixture_id: str) -> list[str]:
+    """The speakers of a mixture, sorted, from its id: WSJ0-2Mix's
+    ``UTT1_L1_UTT2_L2`` or LibriMix's ``UTT1_UTT2``, where each speaker id
+    is the first 3 characters of an utterance id.
+
+    Arguments
+    ---------
+    mixture_id : str
+        A mixture id as the embedded corpus writes it.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> speakers("ait00003_1.20000_afr00010_-1.20000")
+    ['afr', 'ait']
+    >>> speakers("fnm-1-0002_afr-1-0007")
+    ['afr', 'fnm']
+    """
+    parts = mixture_id.split("_")
+    return sorted(p[:3] for p in parts if not _is_number(p))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def spectrogram_figure(
+    audio_folder: Path,
+    figure: Path,
+    example: str | None = None,
+    kind: str = "test mixture",
+) -> str:
+    """Draws mixture, references and estimates of a saved test example as
+    log-magnitude spectrograms.
 
     Arguments
     ---------
@@ -46,6 +111,10 @@ def spectrogram_figure(audio_folder: Path, figure: Path) -> str:
         The recipe's ``save/audio_results``.
     figure : Path
         The PNG to write.
+    example : str, optional
+        The test mixture's id (default: the first saved).
+    kind : str
+        What the mixture is, in the figure's title.
 
     Returns
     -------
@@ -57,7 +126,8 @@ def spectrogram_figure(audio_folder: Path, figure: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    example = sorted(audio_folder.glob("item*_mix.wav"))[0].name[4:-8]
+    if example is None:
+        example = sorted(audio_folder.glob("item*_mix.wav"))[0].name[4:-8]
     panels = [("mix", "mixture")]
     for k in (1, 2):
         panels += [(f"source{k}", f"reference {k}")]
@@ -76,7 +146,7 @@ def spectrogram_figure(audio_folder: Path, figure: Path) -> str:
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("Hz")
     axes[-1].set_xlabel("seconds")
-    fig.suptitle(f"RE-SepFormer demo, test mixture {example}")
+    fig.suptitle(f"RE-SepFormer demo, {kind} {example}")
     fig.tight_layout()
     partial = figure.with_name(figure.stem + ".partial.png")
     fig.savefig(partial, dpi=100)

@@ -1,7 +1,8 @@
 """The demo's corpus and training budget, shared with the equal-budget
 quality benchmark (``python -m bench.quality``): every model is trained by
 the WSJ0Mix recipe, run as a user runs it, on the same corpus, for the same
-steps, from the same seed."""
+steps, from the same seed, then scored on the synthetic test split and on
+the real-speech test split (`evaluate_real`)."""
 
 import json
 import os
@@ -13,16 +14,36 @@ from pathlib import Path
 
 from hparams import MODELS, model_option
 from lobes.corpus.layouts import LAYOUTS
-from lobes.corpus.writer import generate
+from lobes.corpus.writer import N_TEST_REAL, generate
+from lobes.training.csvs import write_separation_csv
+from lobes.training.results import FILE as RESULTS_FILE
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 # the recipe that reads each corpus layout
 RECIPE_OF = {"wsj0-2mix": "WSJ0Mix", "wham": "WHAM", "librimix": "LibriMix"}
-CORPUS = {"n_train": 200, "n_valid": 10, "n_test": 20, "seed": 1234}
-# TRAINING_EPOCHS epochs of 200 fresh mixtures (dynamic mixing), in
-# batches of 4: 50 steps an epoch
-TRAINING_EPOCHS = 32
+# the folders of each CSV signal, as each recipe's prepare_data.py reads them
+# (by default: LibriMix's noise-free mixtures, WHAM!'s noisy ones)
+FOLDERS_OF = {
+    "wsj0-2mix": {"mix": "mix", "s1": "s1", "s2": "s2"},
+    "wham": {"mix": "mix_both", "s1": "s1", "s2": "s2", "noise": "noise"},
+    "librimix": {"mix": "mix_clean", "s1": "s1", "s2": "s2"},
+}
+# eSpeak NG and real voices (the pinned Debian packages, when they can be
+# fetched): 50 validation mixtures, half of them real, pick the checkpoint;
+# 100 mixtures of 3 real voices never heard in training test it
+CORPUS = {
+    "n_train": 800,
+    "n_valid": 50,
+    "n_test": 50,
+    "n_test_real": 100,
+    "seed": 1234,
+}
+REAL_VOICES = "auto"
+# TRAINING_EPOCHS epochs of 800 fresh mixtures (dynamic mixing), in
+# batches of 4: 200 steps an epoch, and 50 validation mixtures after each
+TRAINING_EPOCHS = 8
 STEPS_PER_EPOCH = CORPUS["n_train"] // 4
+REAL_RESULTS = "test_results_real.csv"
 TRAINING = [
     "--lr=0.001",
     "--dataloader_opts={batch_size: 4, num_workers: 0}",
@@ -35,10 +56,14 @@ TRAINING = [
 
 
 def build_corpus(
-    folder: Path, layout: str = "wsj0-2mix", sizes: dict | None = None
-) -> None:
+    folder: Path,
+    layout: str = "wsj0-2mix",
+    sizes: dict | None = None,
+    real_voices: str | os.PathLike = REAL_VOICES,
+) -> bool:
     """Writes the corpus unless a complete one with the same settings is
-    already there.
+    already there (one made without the real voices it asked for is
+    written again: they may be at hand now).
 
     Arguments
     ---------
@@ -47,17 +72,80 @@ def build_corpus(
     layout : str
         ``wsj0-2mix``, ``wham`` or ``librimix``.
     sizes : dict, optional
-        ``n_train``, ``n_valid``, ``n_test``, ``seed`` (default `CORPUS`).
+        ``n_train``, ``n_valid``, ``n_test``, ``seed`` and, optionally,
+        ``n_test_real`` (default `CORPUS`).
+    real_voices : str or path
+        ``auto``, ``off`` or a folder of unpacked packages (see
+        `lobes.corpus.writer.generate`).
+
+    Returns
+    -------
+    bool
+        Whether the corpus has real voices and its real-speech test split.
     """
     sizes = CORPUS if sizes is None else sizes
     marker = folder / "synthmix.json"
     if marker.is_file():
         meta = json.loads(marker.read_text())
-        wanted = sizes | {"layout": layout, "sample_rate": 8000, "num_spks": 2}
+        wanted = {
+            "n_test_real": N_TEST_REAL,
+            **sizes,
+            "layout": layout,
+            "sample_rate": 8000,
+            "num_spks": 2,
+            "real_voices": str(real_voices),
+        }
+        real = bool(meta.get("real_voices"))
         if meta.get("complete") and meta.get("args") == wanted:
-            print(f"Reusing the corpus in {folder}")
-            return
-    generate(folder, layout=layout, overwrite=True, **sizes)
+            if real or str(real_voices) == "off":
+                print(f"Reusing the corpus in {folder}")
+                return real
+    generate(
+        folder, layout=layout, overwrite=True, real_voices=real_voices, **sizes
+    )
+    return bool(json.loads(marker.read_text()).get("real_voices"))
+
+
+def evaluate_real(
+    corpus: Path, output: Path, layout: str = "wsj0-2mix", **training
+) -> Path:
+    """Scores a trained run on the corpus's real-speech test split: the
+    recipe run again with ``--test_data`` on that split (it only
+    evaluates: training is over), its ``test_results.csv`` kept as
+    ``test_results_real.csv`` and the synthetic one put back.
+
+    Arguments
+    ---------
+    corpus : Path
+        The corpus (with real voices).
+    output : Path
+        The run's ``--output_folder``, trained by `train`.
+    layout : str
+        The corpus layout.
+    **training
+        The arguments `train` trained the run with (``model``, ``sizes``,
+        ``epochs``, ``extra``, ``quiet``).
+
+    Returns
+    -------
+    Path
+        ``output/test_results_real.csv``.
+    """
+    spec = LAYOUTS[layout]
+    split = corpus / "wav8k" / "min" / spec.real_test
+    folders = {s: str(split / f) for s, f in FOLDERS_OF[layout].items()}
+    csv = output / "save" / f"{spec.real_test}.csv"
+    write_separation_csv(folders, str(csv))
+    synthetic = output / RESULTS_FILE
+    kept = output / f"{RESULTS_FILE}.synthetic"
+    os.replace(synthetic, kept)  # the recipe writes test_results.csv anew
+    try:
+        extra = [*training.pop("extra", ()), f"--test_data={csv}"]
+        train(corpus, output, extra=extra, layout=layout, **training)
+        os.replace(synthetic, output / REAL_RESULTS)
+    finally:
+        os.replace(kept, synthetic)
+    return output / REAL_RESULTS
 
 
 def train(

@@ -104,3 +104,93 @@ def write_corpus(
                     sample_rate,
                 )
     return root
+
+
+# Fake packages of real voices (lobes.corpus.voice_catalogue), for tests
+# that must not fetch anything: the catalogue's folder layout, each voice a
+# harmonic tone of its own f0 in bursts with pauses, at the packages' rates.
+MINOR = "zzz"  # the voice id of the minor character's tone
+VOICE_RATES = {  # package name prefix: (sample rate, channels, format)
+    "fillets": (22050, 2, "OGG"),
+    "asterisk": (8000, 1, "WAV"),
+    "klettres": (44100, 1, "OGG"),
+}
+
+
+def voice_f0(voice_id: str) -> float:
+    """Fundamental frequency (Hz) of a fake real voice: 9 Hz apart in
+    catalogue order from 110 Hz; the minor character's, 400 Hz."""
+    from lobes.corpus.voice_catalogue import VOICES
+
+    ids = [v.id for v in VOICES]
+    return 400.0 if voice_id == MINOR else 110.0 + 9 * ids.index(voice_id)
+
+
+def voice_recording(
+    voice_id: str, rng: np.random.Generator, sample_rate: int
+) -> np.ndarray:
+    """0.4 s of silence, 2-3 bursts of the voice's tone (0.3-0.9 s, 0.1 s
+    apart, or 0.8 s apart), 0.4 s of silence; float32 in -1..1."""
+    t = np.arange(int(rng.uniform(0.3, 0.9) * sample_rate)) / sample_rate
+    f0 = voice_f0(voice_id)
+    parts = [np.zeros(int(0.4 * sample_rate))]
+    for _ in range(int(rng.integers(2, 4))):
+        tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3))
+        gap = 0.1 if rng.random() < 0.5 else 0.8
+        parts += [0.3 * tone, np.zeros(int(gap * sample_rate))]
+    parts.append(np.zeros(int(0.4 * sample_rate)))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def voice_file(voice, index: int) -> str:
+    """A recording's path in its package, from the catalogue's glob."""
+    folder = voice.glob.split("*")[0]
+    if "fillets" in voice.package:  # <level>/<lang>/<level>-<who>-<line>
+        level = f"lvl{index % 2}"
+        name = f"{level}{voice.name_prefix}w{index}.ogg"
+        return f"{folder}{level}/{voice.language}/{name}"
+    if "klettres" in voice.package:  # <lang>/alpha/<letter>.ogg
+        return f"{folder}{voice.language}/alpha/L{index}.ogg"
+    return f"{folder}p{index}.wav"  # asterisk: <voice>/<prompt>.wav
+
+
+def few_voices(klettres: int = 2) -> list:
+    """The catalogue's voices but all KLettres speakers except
+    ``klettres`` of them (fewer files to write)."""
+    from lobes.corpus.voice_catalogue import VOICES
+
+    others = [v for v in VOICES if v.package != "klettres-data"]
+    return (
+        others + [v for v in VOICES if v.package == "klettres-data"][:klettres]
+    )
+
+
+def write_voice_packages(
+    root: Path, voices=None, files_per_voice: int = 4, seed: int = 0
+) -> Path:
+    """Writes fake unpacked packages of ``voices`` (default: `few_voices`)
+    under ``root/<package>/``, each with a copyright file, plus files of a
+    minor Fish Fillets character (``-0-``) that no voice owns. Returns
+    ``root`` (for ``--real-voices``)."""
+    from lobes.corpus.voice_catalogue import PACKAGES
+
+    rng = np.random.default_rng(seed)
+    for voice in few_voices() if voices is None else voices:
+        package = root / voice.package
+        rate, channels, kind = VOICE_RATES[voice.package.split("-")[0]]
+        for i in range(files_per_voice):
+            path = package / voice_file(voice, i)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            audio = voice_recording(voice.id, rng, rate)
+            if channels == 2:
+                audio = np.stack([audio, audio], axis=1)
+            sf.write(path, audio, rate, format=kind)
+        doc = package / PACKAGES[voice.package].doc
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(f"fake copyright of {voice.package}\n")
+        if "fillets" in voice.package:  # a minor character
+            path = package / voice_file(voice, 0)
+            minor = path.with_name(path.name.replace(voice.name_prefix, "-0-"))
+            audio = voice_recording(MINOR, rng, rate)
+            sf.write(minor, audio, rate, format="OGG")
+    return root

@@ -297,6 +297,7 @@ def test_cli_new_options_deterministic(libri3, tmp_path, capsys):
     main(
         [str(tmp_path), "--layout", "librimix", "--num-spks", "3"]
         + ["--n-train", "3", "--n-valid", "2", "--n-test", "2", "--seed", "7"]
+        + ["--real-voices", "off"]  # generate()'s default
     )
     assert file_bytes(tmp_path) == file_bytes(libri3)
     assert metadata(tmp_path)["args"]["num_spks"] == 3
@@ -374,6 +375,7 @@ def test_cli_16k(tmp_path, capsys):
     main(
         [str(tmp_path), "--layout", "wham", "--n-train", "1", "--n-valid", "1"]
         + ["--n-test", "1", "--sample-rate", "16000", "--seed", "3"]
+        + ["--real-voices", "off"]
     )
     assert {p.name for p in tmp_path.iterdir()} == {
         "synthmix.json",

@@ -13,6 +13,10 @@ on the synthetic one unchanged:
 - ``librimix``: Libri2Mix or Libri3Mix. Splits ``train-360, dev, test``;
   folders as WHAM!; ids the utterance ids joined by ``_``.
 
+A corpus with real voices has a fourth split beside the test split, of
+real voices held out of training: ``tt_real`` (``test_real`` for
+librimix), laid out as the others.
+
 Clean utterances (``OUT/clean/SPLIT/...``, SpeechBrain's ``base_folder_dm``
 for dynamic mixing) follow WSJ0 (``SPK/SPKnnnnn.wav``: speaker = first 3
 characters of the stem) or, for librimix, LibriSpeech
@@ -52,6 +56,8 @@ class Layout:
     -------
     >>> LAYOUTS["librimix"].folders(3)
     ('mix_both', 'mix_clean', 's1', 's2', 's3', 'noise')
+    >>> LAYOUTS["wsj0-2mix"].real_test, LAYOUTS["librimix"].real_test
+    ('tt_real', 'test_real')
     >>> LAYOUTS["librimix"].clean_path("dev", "a1b-1-0003").as_posix()
     'clean/dev/a1b/1/a1b-1-0003.wav'
     >>> LAYOUTS["wsj0-2mix"].mixture_id(["a1b00000", "x9z00001"], [1.5, -1.5])
@@ -63,6 +69,12 @@ class Layout:
     noisy: bool
     librispeech: bool
     description: tuple[str, ...]
+
+    @property
+    def real_test(self) -> str:
+        """Folder name of the real-speech test split: the test split's
+        name with ``_real`` (``tt_real``, ``test_real``)."""
+        return f"{self.splits[2]}_real"
 
     def folders(self, num_spks: int) -> tuple[str, ...]:
         """Returns the folders of each split's mixtures.

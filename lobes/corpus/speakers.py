@@ -9,6 +9,8 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+from collections.abc import Collection
+
 import numpy as np
 
 from lobes.corpus.espeak import VOICES, Speaker
@@ -18,10 +20,14 @@ _HELD_OUT_VARIANTS = {"cv": 0.125, "tt": 0.125, "noise": 0.15}
 _PITCHES = range(20, 81, 10)  # eSpeak pitch 0..99
 _PITCH_RANGES = range(20, 81, 20)  # eSpeak pitch range 0..99
 _RATES = range(130, 211, 20)  # words per minute
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # of the 3-character ids
 
 
 def plan_speakers(
-    counts: dict[str, int], variants: list[str], seed: int
+    counts: dict[str, int],
+    variants: list[str],
+    seed: int,
+    reserved: Collection[str] = (),
 ) -> dict[str, list[Speaker]]:
     """Speakers of each role ("tr", "cv", "tt", "noise-tr", ...).
 
@@ -39,6 +45,9 @@ def plan_speakers(
         eSpeak NG voice variants to deal out (``ESpeak().variants``).
     seed : int
         Same seed, counts and variants give the same speakers.
+    reserved : collection of str
+        Speaker ids not to give (the real voices'); the others are those
+        drawn without them.
 
     Returns
     -------
@@ -65,11 +74,12 @@ def plan_speakers(
         own[role], start = order[start : start + size], start + size
     own["tr"] = order[start:]
     own.update({r: own["noise"] for r in counts if r.startswith("noise-")})
+    taken = {_number(i) for i in reserved}
     return {
         role: _draw_speakers(
             count,
             own[role],
-            ids[k :: len(counts)],
+            [i for i in ids[k :: len(counts)] if i not in taken],
             np.random.default_rng([seed, 1 + k]),
         )
         for k, (role, count) in enumerate(counts.items())
@@ -103,5 +113,8 @@ def _draw_speakers(count, variants, ids, rng):
 
 
 def _speaker_id(number):
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    return "".join(digits[number // 36**k % 36] for k in (2, 1, 0))
+    return "".join(_DIGITS[number // 36**k % 36] for k in (2, 1, 0))
+
+
+def _number(speaker_id):
+    return int(speaker_id, 36)

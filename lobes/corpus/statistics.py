@@ -30,7 +30,10 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
         ``snr_db`` (observed [min, max]; ``s3_level_db`` is None for 2
         speakers, ``snr_db`` for wsj0-2mix) and ``splits``: per split
         folder ``mixtures``, ``mixture_hours``, ``utterances``,
-        ``clean_hours``, ``speakers``.
+        ``clean_hours``, ``speakers``, ``real_speakers`` (real voices)
+        and ``real_mixtures`` (mixtures of real voices only);
+        ``real_voices`` (as asked for: ``off``, ``auto`` or a folder) and
+        ``real_voices_used``.
 
     Example
     -------
@@ -56,12 +59,17 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
     for split, record in meta["splits"].items():
         mix = sum(m["samples"] for m in record["mixtures"]) / hours
         clean = sum(u["samples"] for u in record["utterances"].values())
+        real = {s for s, v in record["speakers"].items() if "package" in v}
         splits[split] = {
             "mixtures": len(record["mixtures"]),
             "mixture_hours": mix,
             "utterances": len(record["utterances"]),
             "clean_hours": clean / hours,
             "speakers": len(record["speakers"]),
+            "real_speakers": len(real),
+            "real_mixtures": sum(
+                set(m["speakers"]) <= real for m in record["mixtures"]
+            ),
         }
         total += folders * mix + clean / hours
         gains += [m["gain_db"] for m in record["mixtures"]]
@@ -80,6 +88,8 @@ def corpus_statistics(out_dir: str | os.PathLike) -> dict:
         "s3_level_db": _span(levels),
         "snr_db": _span(snrs),
         "splits": splits,
+        "real_voices": args.get("real_voices", "off"),
+        "real_voices_used": bool(meta.get("real_voices")),
     }
 
 
@@ -122,11 +132,16 @@ def format_statistics(stats: dict) -> str:
         f"{stats['files']} wav files, {stats['audio_hours']:.3f} h of audio",
         f"{'split':{width}}  mixtures  mix h   utterances  clean h  speakers",
     ]
+    real = any(s.get("real_speakers") for s in stats["splits"].values())
+    if real:
+        lines[-1] += "  real voices  real mixtures"
     for split, s in stats["splits"].items():
         lines.append(
             f"{split:{width}}  {s['mixtures']:8}  {s['mixture_hours']:6.3f}  "
             f"{s['utterances']:10}  {s['clean_hours']:7.3f}  {s['speakers']:8}"
         )
+        if real:
+            lines[-1] += f"  {s['real_speakers']:11}  {s['real_mixtures']:13}"
     low, high = stats["gain_db"]
     lines.append(
         f"relative gain s1 vs s2 {low:.2f} .. {high:.2f} dB "
@@ -137,6 +152,12 @@ def format_statistics(stats: dict) -> str:
         lines.append(
             f"s3 vs mean of s1, s2 {low:.2f} .. {high:.2f} dB "
             f"(drawn in {-MAX_GAIN_DB / 2:g}..{MAX_GAIN_DB / 2:g})"
+        )
+    if stats.get("real_voices", "off") != "off":
+        lines.append(
+            "real voices: each in one split only, credits in CREDITS.md"
+            if stats["real_voices_used"]
+            else "real voices unavailable: eSpeak NG speech only"
         )
     if stats["snr_db"]:
         low, high = stats["snr_db"]

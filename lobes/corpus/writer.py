@@ -1,11 +1,15 @@
 """Writes the embedded corpus: clean utterances, mixtures and metadata.
 
 :func:`generate` speaks the clean utterances of each split with
-:class:`~lobes.corpus.espeak.ESpeak`, mixes 2 or 3 of them, each of a
-different speaker (:mod:`lobes.corpus.mixing`) and, in the WHAM! and
-LibriMix layouts, adds noise (:mod:`lobes.corpus.noise`). The layouts
-(:mod:`lobes.corpus.layouts`) name splits, folders, mixture ids and clean
-utterances as WSJ0-2Mix/3Mix, WHAM! and Libri2Mix/3Mix do.
+:class:`~lobes.corpus.espeak.ESpeak` and, with real voices
+(:mod:`lobes.corpus.real_voices`), cuts utterances of real recorded
+voices; it mixes 2 or 3 of them, each of a different speaker
+(:mod:`lobes.corpus.mixing`) and, in the WHAM! and LibriMix layouts, adds
+noise (:mod:`lobes.corpus.noise`). What each split holds is planned by
+:mod:`lobes.corpus.splits`; with real voices there is a real-speech test
+split of held-out voices (``tt_real``) and ``CREDITS.md`` names them. The
+layouts (:mod:`lobes.corpus.layouts`) name splits, folders, mixture ids
+and clean utterances as WSJ0-2Mix/3Mix, WHAM! and Libri2Mix/3Mix do.
 
 ``OUT/clean/TRAIN`` (``tr``, or ``train-360`` for librimix) serves as
 SpeechBrain's ``base_folder_dm`` for dynamic mixing: SPK, a 3-character
@@ -32,8 +36,6 @@ import io
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,15 +50,20 @@ from lobes.corpus.espeak import ESpeak, sentence
 from lobes.corpus.layouts import LAYOUTS, NUM_SPKS
 from lobes.corpus.mixing import PEAK, add_noise, db, mix_sources, peak, power
 from lobes.corpus.noise import make_noise
-from lobes.corpus.speakers import plan_speakers
+from lobes.corpus.output import GENERATOR, METADATA, prepare_output
+from lobes.corpus.real_voices import CREDITS, LICENCES, load_real_voices
+from lobes.corpus.splits import (
+    UTTERANCES_PER_SPEAKER,
+    SplitPlan,
+    plan_splits,
+    tuples,
+)
 
 logger = get_logger(__name__)
 
-ROLES = ("tr", "cv", "tt")  # the splits as speakers are planned
+__all__ = ["GENERATOR", "METADATA", "UTTERANCES_PER_SPEAKER", "generate"]
 SAMPLE_RATES = (8000, 16000)
-UTTERANCES_PER_SPEAKER = 4
-METADATA = "synthmix.json"
-GENERATOR = "lobes.synthmix"  # marks corpora on disk; keep it unchanged
+N_TEST_REAL = 100  # mixtures of the real-speech test split
 
 
 def generate(
@@ -69,8 +76,12 @@ def generate(
     sample_rate: int = 8000,
     overwrite: bool = False,
     num_spks: int = 2,
+    real_voices: str | os.PathLike | None = None,
+    n_test_real: int = N_TEST_REAL,
+    cache: str | os.PathLike | None = None,
 ) -> Path:
-    """Writes a synthetic WSJ0-2Mix/3Mix, WHAM! or LibriMix corpus.
+    """Writes a WSJ0-2Mix/3Mix, WHAM! or LibriMix corpus of eSpeak NG voices
+    (and real voices).
 
     Arguments
     ---------
@@ -94,6 +105,17 @@ def generate(
         Replace a corpus this function wrote earlier in ``out_dir``.
     num_spks : int
         Speakers per mixture, 2 or 3 (folders ``s1`` to ``s<num_spks>``).
+    real_voices : str or path, optional
+        Real recorded voices beside eSpeak NG's
+        (:func:`lobes.corpus.real_voices.load_real_voices`): None or
+        ``"off"`` (none), ``"auto"`` (the pinned Debian packages, fetched
+        into ``cache``) or a folder of the packages unpacked. Where they
+        cannot be had, one line says so and the corpus is eSpeak NG only.
+    n_test_real : int
+        Mixtures of the real-speech test split (with real voices).
+    cache : path, optional
+        Where ``"auto"`` keeps the packages (default
+        ``$SEPFORMER_LOBES_CACHE`` or ``~/.cache/sepformer-lobes``).
 
     Returns
     -------
@@ -102,68 +124,81 @@ def generate(
 
     Example
     -------
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     out = generate(tmp, n_train=1, n_valid=1, n_test=1)
-    ...     len(list(out.glob("wav8k/min/tt/mix/*.wav")))
+    >>> tmp = getfixture("tmp_path")
+    >>> out = generate(tmp / "a", n_train=1, n_valid=1, n_test=1)
+    >>> len(list(out.glob("wav8k/min/tt/mix/*.wav")))
     1
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     out = generate(tmp, "librimix", 1, 1, 1, num_spks=3)
-    ...     sorted(p.name for p in out.glob("wav8k/min/dev/*"))
+    >>> out = generate(tmp / "b", "librimix", 1, 1, 1, num_spks=3)
+    >>> sorted(p.name for p in out.glob("wav8k/min/dev/*"))
     ['mix_both', 'mix_clean', 'noise', 's1', 's2', 's3']
     """
     counts = {"n-train": n_train, "n-valid": n_valid, "n-test": n_test}
+    counts["n-test-real"] = n_test_real
     _check_args(layout, counts, sample_rate, num_spks)
     tts = ESpeak()  # fails early if eSpeak NG is missing
-    out = Path(out_dir)
-    _prepare_output(out, overwrite)
-    meta = {
-        "generator": GENERATOR,
-        "complete": False,
-        "outputs": [METADATA, "clean", f"wav{sample_rate // 1000}k"],
-        "args": {
-            "layout": layout,
-            "num_spks": num_spks,
-            "n_train": n_train,
-            "n_valid": n_valid,
-            "n_test": n_test,
-            "seed": seed,
-            "sample_rate": sample_rate,
-        },
-    }
-    (out / METADATA).write_text(json.dumps(meta, indent=1))  # marks it ours
-    logger.info("Writing a %s corpus to %s", layout, out)
-
-    spec = LAYOUTS[layout]
-    sizes = dict(zip(ROLES, counts.values(), strict=True))
-    roles = {role: _speaker_count(n, num_spks) for role, n in sizes.items()}
-    for role, n in sizes.items():
-        roles[f"noise-{role}"] = math.ceil(_babble_count(n) / 2)
-    speakers = plan_speakers(roles, tts.variants, seed)
-    steps = sum(  # signals spoken or mixed
-        n + UTTERANCES_PER_SPEAKER * roles[role] + spec.noisy * _babble_count(n)
-        for role, n in sizes.items()
-    )
     # The signals are short: intra-op threads cost more than they give
     # (50x slower on a busy machine), so use one and restore the setting.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        voices = load_real_voices(
+            real_voices, sample_rate, seed, cache, num_spks
+        )
+        out = Path(out_dir)
+        prepare_output(out, overwrite)
+        meta = {
+            "generator": GENERATOR,
+            "complete": False,
+            "outputs": [METADATA, "clean", f"wav{sample_rate // 1000}k"],
+            "args": {
+                "layout": layout,
+                "num_spks": num_spks,
+                "n_train": n_train,
+                "n_valid": n_valid,
+                "n_test": n_test,
+                "seed": seed,
+                "sample_rate": sample_rate,
+                "real_voices": "off"
+                if real_voices is None
+                else str(real_voices),
+                "n_test_real": n_test_real,
+            },
+        }
+        if voices is not None:
+            meta["outputs"] += [CREDITS, LICENCES]
+        (out / METADATA).write_text(json.dumps(meta, indent=1))  # ours
+        logger.info("Writing a %s corpus to %s", layout, out)
+        spec = LAYOUTS[layout]
+        sizes = {"tr": n_train, "cv": n_valid, "tt": n_test}
+        plans = plan_splits(
+            spec, sizes, num_spks, tts.variants, seed, voices, n_test_real
+        )
+        steps = sum(  # signals spoken, cut or mixed
+            sum(n for n, _ in p.groups)
+            + UTTERANCES_PER_SPEAKER * len(p.speakers)
+            + p.real_utterances
+            + spec.noisy * p.babble
+            for p in plans
+        )
         with tqdm(total=steps, desc="synthmix", unit="signal") as bar:
-            writer = _CorpusWriter(tts, out, spec, num_spks, sample_rate, bar)
+            writer = _CorpusWriter(
+                tts, voices, out, spec, num_spks, sample_rate, bar
+            )
             meta["splits"] = {
-                folder: writer.split(
-                    folder,
-                    n,
-                    speakers[role],
-                    speakers[f"noise-{role}"],
-                    np.random.default_rng([seed, 10 + k]),
+                plan.folder: writer.split(
+                    plan, np.random.default_rng([seed, plan.stream])
                 )
-                for k, (role, folder, n) in enumerate(
-                    zip(ROLES, spec.splits, sizes.values(), strict=True)
-                )
+                for plan in plans
             }
     finally:
         torch.set_num_threads(threads)
+    if voices is not None:
+        used = {
+            split: [s for s, v in record["speakers"].items() if "package" in v]
+            for split, record in meta["splits"].items()
+        }
+        meta["real_voices"] = used
+        voices.write_credits(out, used)
     meta["complete"] = True
     (out / METADATA).write_text(json.dumps(meta, indent=1))
     return out
@@ -189,57 +224,12 @@ def _check_args(layout, counts, sample_rate, num_spks):
         )
 
 
-def _prepare_output(out, overwrite):
-    """Makes ``out`` an empty writable folder; removes only our own output."""
-    if out.is_dir() and any(out.iterdir()):
-        marker = out / METADATA
-        if not overwrite:
-            raise FileExistsError(
-                f"output folder {out} is not empty; choose another folder or "
-                "pass --overwrite to replace a corpus made by lobes.synthmix"
-            )
-        try:
-            outputs = json.loads(marker.read_text())["outputs"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise FileExistsError(
-                f"refusing to overwrite {out}: it has no {METADATA} written "
-                "by lobes.synthmix, so it may hold someone else's files"
-            ) from err
-        logger.info("Removing the lobes.synthmix corpus in %s", out)
-        for name in outputs:
-            path = out / Path(name).name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise OSError(
-            f"cannot write the corpus to {out} ({err.strerror or err}); "
-            "choose a writable OUT_DIR"
-        ) from err
-
-
-def _speaker_count(mixtures, num_spks):
-    """Speakers of a split: each utterance in about one mixture."""
-    return max(
-        num_spks, math.ceil(num_spks * mixtures / UTTERANCES_PER_SPEAKER)
-    )
-
-
-def _babble_count(mixtures):
-    """Babble utterances of a split, 2 per talker, 3-5 used per mixture."""
-    return max(6, math.ceil(mixtures / 2))
-
-
 class _CorpusWriter:
     """Writes the clean utterances and mixtures of each split."""
 
-    def __init__(self, tts, out, layout, num_spks, sample_rate, bar):
-        self.tts, self.out, self.layout, self.bar = tts, out, layout, bar
+    def __init__(self, tts, real, out, layout, num_spks, sample_rate, bar):
+        self.tts, self.real, self.bar = tts, real, bar
+        self.out, self.layout = out, layout
         self.num_spks, self.sample_rate = num_spks, sample_rate
         self.mixtures = out / f"wav{sample_rate // 1000}k" / "min"
         self.resample = torchaudio.transforms.Resample(
@@ -255,29 +245,26 @@ class _CorpusWriter:
         self.bar.update()
         return text, _to_pcm16(wav * PEAK / peak([wav]))
 
-    def split(self, split, n, speakers, talkers, rng):
-        """Writes one split (its folder name); returns its metadata."""
+    def split(self, plan: SplitPlan, rng):
+        """Writes one split; returns its metadata."""
+        split = plan.folder
         self.bar.set_postfix(split=split)
-        record = {"speakers": {s.id: asdict(s) for s in speakers}}
+        record = {"speakers": {s.id: asdict(s) for s in plan.speakers}}
         record["utterances"] = {}
         by_speaker = {}
-        for speaker in speakers:
+        for speaker in plan.speakers:
             for i in range(UTTERANCES_PER_SPEAKER):
-                utt = self.layout.utterance_id(speaker.id, i)
                 text, wav = self.speak(speaker, rng)
-                path = self.out / self.layout.clean_path(split, utt)
-                _write(path, wav, self.sample_rate)
-                record["utterances"][utt] = {
-                    "speaker": speaker.id,
-                    "text": text,
-                    "samples": len(wav),
-                }
-                by_speaker.setdefault(speaker.id, []).append(utt)
+                info = {"speaker": speaker.id, "text": text}
+                self.clean(split, i, wav, info, record, by_speaker)
+        espeak = sorted(by_speaker)
+        self.cut_real(plan, record, by_speaker)
         babble = []  # (utterance id, samples)
         if self.layout.noisy:
+            talkers = plan.talkers
             record["noise_speakers"] = {s.id: asdict(s) for s in talkers}
             record["noise_utterances"] = {}
-            for i in range(_babble_count(n)):
+            for i in range(plan.babble):
                 speaker = talkers[i // 2]
                 utt = self.layout.utterance_id(speaker.id, i % 2)
                 text, wav = self.speak(speaker, rng)
@@ -287,17 +274,77 @@ class _CorpusWriter:
                     "text": text,
                 }
         record["mixtures"] = []
+        pools = {
+            "espeak": espeak,
+            "real": sorted(set(by_speaker) - set(espeak)),
+            "all": sorted(by_speaker),
+        }
+        for n, pool in plan.groups:
+            self.draw(split, n, pools[pool], by_speaker, record, babble, rng)
+        return record
+
+    def clean(self, split, index, wav, info, record, by_speaker):
+        """Writes the ``index``-th clean utterance of ``info["speaker"]``."""
+        speaker = info["speaker"]
+        utt = self.layout.utterance_id(speaker, index)
+        _write(
+            self.out / self.layout.clean_path(split, utt), wav, self.sample_rate
+        )
+        record["utterances"][utt] = {**info, "samples": len(wav)}
+        by_speaker.setdefault(speaker, []).append(utt)
+
+    def cut_real(self, plan, record, by_speaker):
+        """Writes the split's utterances of real voices, shared out evenly:
+        voices with fewer recordings first, so that what one lacks goes to
+        the others."""
+        voices = sorted(plan.voices, key=lambda v: len(self.real.files(v)))
+        remaining = plan.real_utterances
+        for k, voice in enumerate(voices):
+            quota = math.ceil(remaining / (len(voices) - k))
+            utterances = self.real.utterances(voice, quota)
+            remaining -= len(utterances)
+            if quota and not utterances:
+                logger.warning(
+                    "Real voice %s: no speech found in %s",
+                    voice.id,
+                    voice.package,
+                )
+            if not utterances:
+                continue
+            record["speakers"][voice.id] = {
+                "id": voice.id,
+                "name": voice.name,
+                "package": voice.package,
+                "language": voice.language,
+                "sex": voice.sex,
+            }
+            for i, (samples, pieces) in enumerate(utterances):
+                wav = torch.from_numpy(samples)
+                wav = _to_pcm16(wav * PEAK / peak([wav]))
+                info = {"speaker": voice.id, "pieces": pieces}
+                self.clean(plan.folder, i, wav, info, record, by_speaker)
+                self.bar.update()
+            self.real.release(voice)  # each voice serves one split
+        self.bar.update(max(0, remaining))  # what the recordings lacked
+
+    def draw(self, split, n, pool, by_speaker, record, babble, rng):
+        """Draws and writes ``n`` mixtures of the speakers in ``pool``, no
+        tuple of utterances twice."""
+        counts = [len(by_speaker[s]) for s in pool]
+        if tuples(counts, self.num_spks) < n:
+            raise ValueError(
+                f"{split}: {n} mixtures of {self.num_spks} speakers cannot be "
+                f"drawn from {len(pool)} speakers with {sum(counts)} "
+                "utterances; ask for fewer mixtures"
+            )
         drawn = set()  # tuples of utterances, one per speaker
         while len(drawn) < n:
-            spks = rng.choice(
-                sorted(by_speaker), size=self.num_spks, replace=False
-            )
+            spks = rng.choice(pool, size=self.num_spks, replace=False)
             utts = tuple(str(rng.choice(by_speaker[spk])) for spk in spks)
             if utts not in drawn:
                 drawn.add(utts)
                 entry = self.mix(split, utts, record, babble, rng)
                 record["mixtures"].append(entry)
-        return record
 
     def mix(self, split, utts, record, babble, rng):
         """Writes the mixture of clean utterances; returns its metadata."""
