@@ -11,4 +11,4 @@ import sys
 from lobes.inference.cli import export_main as main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(log=True))

@@ -9,8 +9,6 @@ Authors
 import sys
 
 from lobes.inference.cli import separate_main as main
-from lobes.inference.cli import setup_logging
 
 if __name__ == "__main__":
-    setup_logging()
-    sys.exit(main())
+    sys.exit(main(log=True))

@@ -448,25 +448,24 @@ def test_cli_downmix_and_stream(causal_model, tmp_path, capsys):
         main([str(other), *args, "--out", str(tmp_path / "c"), "--stream"]) == 1
     )
     assert "--stream feeds the file as it is" in capsys.readouterr().out
-    assert not list((tmp_path / "c").iterdir())  # no partial outputs
+    assert not (tmp_path / "c").exists()  # no partial outputs, no folder
 
 
 def test_cli_refuses_to_stream_a_non_causal_model(tmp_path, capsys):
     model = pretrained_folder(tmp_path / "offline", causal=False)
     mix = tmp_path / "mix.wav"
     sf.write(mix, tones(1.0, RATE), RATE)
-    with pytest.raises(SystemExit):
-        main(
-            [
-                str(mix),
-                "--model",
-                str(model),
-                "--out",
-                str(tmp_path),
-                "--stream",
-            ]
-        )
+    status = main(
+        [str(mix), "--model", str(model), "--out", str(tmp_path), "--stream"]
+    )
+    assert status == 2
     assert "RESepFormer(causal=False) cannot stream" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main([str(mix), "--model", str(tmp_path / "nowhere"), "--out", "x"])
+    (tmp_path / "empty").mkdir()
+    status = main([str(mix), "--model", str(tmp_path / "empty"), "--out", "x"])
+    assert status == 2
     assert "not a pretrained model folder" in capsys.readouterr().err
+    status = main(
+        [str(mix), "--model", str(tmp_path / "nowhere"), "--out", "x"]
+    )
+    assert status == 2
+    assert "nowhere: folder not found" in capsys.readouterr().err

@@ -5,17 +5,40 @@ pretrained folders they load from.
 - `windows`: long recordings in overlapping, speaker-aligned windows.
 - `separator`: `Separator`, a pretrained model on recordings of any length.
 - `streaming`: `StreamingSeparator`, blocks in, separated blocks out.
-- `pretrained`: the pretrained-folder format (``hyperparams.yaml``, ckpts).
-- `export`: pretrained folders from recipe runs and upstream RE-SepFormers.
+- `pretrained`: the pretrained-folder format (``hyperparams.yaml``, ckpts)
+  and writing it; `loading`: loading it strictly, faults in one line.
+- `export`: pretrained folders from recipe runs; `convert`: from upstream
+  RE-SepFormers.
 - `model_card`: the README.md of a pretrained folder.
-- `cli`: ``python -m lobes.separate`` and ``python -m lobes.export``.
+- `files`: files and folders that appear only when complete.
+- `batch`: separating a list of files into a folder, nothing lost.
+- `cli`: ``python -m lobes.separate`` and ``python -m lobes.export``
+  (`errors`: one line per error; `defaults`: the settings in ``--help``).
+
+The names below are imported on first use, so that the command lines answer
+``--help`` without loading torch.
 
 Authors
  * sepformer-lobes contributors 2026
 """
 
-from lobes.inference.audio import AudioInputError
-from lobes.inference.separator import Separator
-from lobes.inference.streaming import StreamingSeparator
+import importlib
+
+_WHERE = {
+    "AudioInputError": "lobes.inference.audio",
+    "Separator": "lobes.inference.separator",
+    "StreamingSeparator": "lobes.inference.streaming",
+}
 
 __all__ = ["AudioInputError", "Separator", "StreamingSeparator"]
+
+
+def __getattr__(name: str) -> object:
+    """`Separator` and the others, imported on first use."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,10 +1,11 @@
 """Reading and checking the recordings to separate.
 
 Input files may have any sample rate (`resample`); multi-channel files are
-refused unless ``downmix`` averages their channels; empty, unreadable and
-non-finite files raise `AudioInputError`, naming the file, the problem and
-the fix. Outputs are written as `OUTPUT_SUBTYPE` WAV at the model's output
-scale (no clipping, no normalisation).
+refused unless ``downmix`` averages their channels; folders, empty,
+unreadable and non-finite files raise `AudioInputError`, naming the file,
+the problem and the fix. Outputs are written as `OUTPUT_SUBTYPE` WAV at the
+model's output scale (no clipping), or peak-normalised (`peak_normalize`,
+as SpeechBrain's ``separate_file``).
 
 Authors
  * sepformer-lobes contributors 2026
@@ -55,8 +56,18 @@ def check_audio_file(
     lobes.inference.audio.AudioInputError: ...stereo.wav has 2 channels, ...
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioInputError(
+            f"{path} is a folder, not an audio file: pass the files in it "
+            f"(e.g. {path / '*.wav'})."
+        )
     if not path.is_file():
         raise AudioInputError(f"{path}: file not found. Check the path.")
+    if path.stat().st_size == 0:
+        raise AudioInputError(
+            f"{path} is an empty file (0 bytes): nothing to separate. Check "
+            "that it was recorded or copied completely."
+        )
     try:
         info = sf.info(str(path))
     except RuntimeError as error:  # soundfile.LibsndfileError
@@ -168,6 +179,31 @@ def read_mixture(path: str | Path, downmix: bool = False) -> tuple[Tensor, int]:
         ) from error
     check_finite(audio, path, info.samplerate)
     return torch.from_numpy(np.ascontiguousarray(to_mono(audio))), rate
+
+
+def peak_normalize(sources: Tensor) -> Tensor:
+    """Scales each source to a peak of one, as SpeechBrain's
+    ``SepformerSeparation.separate_file`` does (a silent source stays
+    silent).
+
+    Arguments
+    ---------
+    sources : torch.Tensor
+        [time, speakers]
+
+    Returns
+    -------
+    torch.Tensor
+        [time, speakers], each column divided by its largest magnitude.
+
+    Example
+    -------
+    >>> peak_normalize(torch.tensor([[4.0, 0.0], [-8.0, 0.0]]))
+    tensor([[ 0.5000,  0.0000],
+            [-1.0000,  0.0000]])
+    """
+    peak = sources.abs().amax(dim=0, keepdim=True)
+    return sources / torch.where(peak > 0, peak, torch.ones_like(peak))
 
 
 def resample(audio: Tensor, orig: int, new: int) -> Tensor:

@@ -7,9 +7,14 @@
 
 `separate_main` separates each input with a `Separator` (``--mode``, or
 ``--stream`` block by block) into ``OUT_DIR/<input name>_s<k>.wav``, one
-per speaker, at the input's sample rate; a file that cannot be separated
-(`AudioInputError`, out of memory) is reported and the others go on.
+per speaker, at the input's sample rate (`lobes.inference.batch`);
 `export_main` writes a pretrained folder (`lobes.inference.export.export`).
+
+Nothing is lost and every bad input gets one line: the file, the problem,
+what to do (exit status 2 for a command line that cannot work, 1 for a
+failure; the traceback only with ``--debug`` or ``LOBES_DEBUG=1``). The
+flags are checked by the parser; torch and SpeechBrain are imported only
+after it, so ``--help`` is immediate.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -17,98 +22,124 @@ Authors
 
 import argparse
 import logging
-import time
+import math
+from collections.abc import Callable
 from pathlib import Path
 
-import soundfile as sf
-import torch
-from speechbrain.utils.logger import TqdmCompatibleStreamHandler, get_logger
-
-from lobes.inference.audio import (
-    OUTPUT_SUBTYPE,
-    AudioInputError,
-    check_audio_file,
+from lobes.inference.batch import (
+    load_separator,
+    output_paths,
+    separate_files,
 )
-from lobes.inference.export import export
-from lobes.inference.separator import (
+from lobes.inference.defaults import (
+    BLOCK_SECONDS,
     MAX_PASS_SECONDS,
     MODES,
     OVERLAP_SECONDS,
+    PRECISIONS,
+    RUNTIMES,
     WINDOW_SECONDS,
-    Separator,
 )
-from lobes.inference.streaming import BLOCK_SECONDS, stream_file
-from lobes.model import check_streamable
+from lobes.inference.errors import (
+    FAILURE,
+    USAGE,
+    CommandError,
+    debug_wanted,
+    report_errors,
+)
+from lobes.inference.files import folder_problem
 
-logger = get_logger(__name__)
+__all__ = ["export_main", "output_paths", "separate_main", "setup_logging"]
+
+SEPARATE = "python -m lobes.separate"
+EXPORT = "python -m lobes.export"
 
 
-def output_paths(out_dir: Path, path: str | Path, num_spks: int) -> list[Path]:
-    """Where the CLI writes the speakers of one input.
+def number(kind: type, low: float = 0, allow_low: bool = False) -> Callable:
+    """An argparse ``type`` for a finite number above ``low`` (or at least
+    ``low`` with ``allow_low``).
 
     Arguments
     ---------
-    out_dir : Path
-        The output folder.
-    path : str or Path
-        The input file.
-    num_spks : int
-        Speakers.
+    kind : type
+        ``int`` or ``float``.
+    low : float
+        The bound.
+    allow_low : bool
+        Accept ``low`` itself.
 
     Returns
     -------
-    list of Path
-        ``out_dir/<input stem>_s<k>.wav`` for k = 1..num_spks.
+    callable
+        Text -> number; `argparse.ArgumentTypeError` otherwise.
 
     Example
     -------
-    >>> [p.name for p in output_paths(Path("out"), "a/mix.flac", 2)]
-    ['mix_s1.wav', 'mix_s2.wav']
+    >>> number(int)("4")
+    4
+    >>> number(float)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be more than 0 seconds, got 0
     """
-    stem = Path(path).stem
-    return [out_dir / f"{stem}_s{k + 1}.wav" for k in range(num_spks)]
+    if kind is int:
+        unit, need = "", f"at least {low if allow_low else low + 1:g}"
+    else:
+        unit = " seconds"
+        need = f"at least {low:g}" if allow_low else f"more than {low:g}"
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        above = value > low or (allow_low and value == low)
+        if not (math.isfinite(value) and above):
+            raise argparse.ArgumentTypeError(
+                f"must be {need}{unit}, got {text}"
+            )
+        return value
+
+    return parse
 
 
-def setup_logging() -> None:
-    """Logs this package's INFO messages to stderr, around tqdm bars."""
-    handler = TqdmCompatibleStreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    package = logging.getLogger("lobes")
-    if not package.handlers:
-        package.addHandler(handler)
-        package.propagate = False
-
-
-def separate_main(argv: list[str] | None = None) -> int:
-    """``python -m lobes.separate MIX.wav [MORE.wav ...] --model DIR --out
-    OUT_DIR``.
-
-    Arguments
-    ---------
-    argv : list of str, optional
-        Arguments without the program name; default ``sys.argv[1:]``.
+def separate_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m lobes.separate`` (imports nothing).
 
     Returns
     -------
-    int
-        0 when every file was separated, 1 otherwise.
+    argparse.ArgumentParser
     """
     parser = argparse.ArgumentParser(
-        prog="python -m lobes.separate",
+        prog=SEPARATE,
         description="Separate recordings of any length with a pretrained "
         "model: one OUT_DIR/<name>_s<k>.wav per speaker, at the input's "
-        "sample rate.",
+        "sample rate. Each output appears only when complete; an input is "
+        "never written over, and existing outputs only with --overwrite. "
+        "Exit status: 0 all separated, 1 some failed, 2 a command line that "
+        "cannot work.",
     )
     parser.add_argument("inputs", nargs="+", help="mixtures to separate")
     parser.add_argument(
         "--model", required=True, help="pretrained folder (lobes.export)"
     )
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created with the first output)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (never an input)",
+    )
     parser.add_argument(
         "--savedir", help="where SpeechBrain links the model files"
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1")
+    parser.add_argument(
+        "--threads", type=number(int), help="torch CPU threads (1 or more)"
+    )
     parser.add_argument(
         "--downmix",
         action="store_true",
@@ -122,17 +153,47 @@ def separate_main(argv: list[str] | None = None) -> int:
         "for linear-time masknets, else windowed",
     )
     parser.add_argument(
-        "--window", type=float, default=WINDOW_SECONDS, help="seconds"
+        "--window",
+        type=number(float),
+        default=WINDOW_SECONDS,
+        help="window length in seconds (default %(default)s)",
     )
     parser.add_argument(
-        "--overlap", type=float, default=OVERLAP_SECONDS, help="seconds"
+        "--overlap",
+        type=number(float),
+        default=OVERLAP_SECONDS,
+        help="least overlap of windows in seconds, at most half of --window "
+        "(default %(default)s)",
     )
     parser.add_argument(
         "--max-pass",
-        type=float,
+        type=number(float, allow_low=True),
         default=MAX_PASS_SECONDS,
         help="longest one pass, seconds (0: no limit); longer files go "
-        "through aligned windows of this length (bounded memory)",
+        "through aligned windows of this length (bounded memory; default "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="SpeechBrain's precision: bf16/fp16 run the model under "
+        "torch.autocast, outputs stay float32; bf16 pays on CPUs with "
+        "AVX-512 BF16 or AMX and on GPUs (default %(default)s)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="torch",
+        help="onnx: ONNX Runtime on the folder's model.onnx (lobes.export "
+        "... --onnx; pip install 'sepformer-lobes[onnx]'), fp32 on the CPU, "
+        "no --stream (default %(default)s)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action="store_true",
+        help="scale each output to a peak of 1, as SpeechBrain's "
+        "separate_file does (default: off, the model's own scale)",
     )
     parser.add_argument(
         "--stream",
@@ -140,114 +201,205 @@ def separate_main(argv: list[str] | None = None) -> int:
         help="feed each file block by block to a causal model",
     )
     parser.add_argument(
-        "--block", type=float, default=BLOCK_SECONDS, help="--stream block, s"
+        "--block",
+        type=number(float),
+        default=BLOCK_SECONDS,
+        help="--stream block in seconds (default %(default)s)",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars"
     )
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    progress = not args.no_progress
-    try:
-        separator = Separator.from_pretrained(
-            args.model,
-            savedir=args.savedir,
-            device=args.device,
-            window_seconds=args.window,
-            overlap_seconds=args.overlap,
-            max_pass_seconds=args.max_pass or None,
-        )
-        if args.stream:
-            check_streamable(separator.masknet)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    num_spks = separator.num_spks
-    mode = separator.mode if args.mode == "auto" else args.mode
-    done, failed, claimed = [], {}, {}
-    for path in args.inputs:
-        start = time.perf_counter()
-        outputs = output_paths(out_dir, path, num_spks)
-        if outputs[0] in claimed:
-            failed[path] = (
-                f"{path} would overwrite the outputs of {claimed[outputs[0]]}"
-                " (same file name): rename it or separate it separately."
-            )
-            logger.error(failed[path])
-            continue
-        claimed[outputs[0]] = path
-        try:
-            info = check_audio_file(path, args.downmix)
-            logger.info(
-                f"Separating {path} ({info.frames / info.samplerate:.1f} s "
-                f"at {info.samplerate} Hz, "
-                f"{'stream' if args.stream else mode})"
-            )
-            if args.stream:
-                stream_file(
-                    separator, path, outputs, args.downmix, args.block, progress
-                )
-            else:
-                est, rate = separator.separate_file(
-                    path, args.downmix, args.mode, progress
-                )
-                for k, p in enumerate(outputs):
-                    sf.write(p, est[:, k].numpy(), rate, subtype=OUTPUT_SUBTYPE)
-        except AudioInputError as error:
-            failed[path] = str(error)
-            logger.error(str(error))
-            continue
-        except (MemoryError, torch.OutOfMemoryError) as error:
-            failed[path] = (
-                f"{path}: out of memory ({type(error).__name__}). Lower "
-                "--max-pass (one pass at most this many seconds), or use "
-                "--mode windowed with a shorter --window."
-            )
-            logger.error(failed[path])
-            continue
-        seconds = time.perf_counter() - start
-        done.append(path)
-        logger.info(
-            f"{path} -> {', '.join(str(p) for p in outputs)} ({seconds:.1f} s)"
-        )
-    summary = (
-        f"Separated {len(done)} of {len(args.inputs)} file(s) into {out_dir}"
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks (also LOBES_DEBUG=1)",
     )
-    if failed:
-        summary += f"; {len(failed)} failed:\n" + "\n".join(
-            f"  {message}" for message in failed.values()
+    return parser
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """The flags that the parser cannot check alone, and ``--out``.
+
+    Arguments
+    ---------
+    args : argparse.Namespace
+        The parsed command line of ``python -m lobes.separate``.
+
+    Example
+    -------
+    >>> args = separate_parser().parse_args(
+    ...     ["a.wav", "--model", "m", "--out", "o", "--window", "3"])
+    >>> check_flags(args)
+    Traceback (most recent call last):
+    ...
+    lobes.inference.errors.CommandError: --overlap 2.0 must be at most half...
+    """
+    if args.overlap > args.window / 2:
+        raise CommandError(
+            f"--overlap {args.overlap} must be at most half of --window "
+            f"{args.window} ({args.window / 2:g} s): pass a longer --window "
+            "or a shorter --overlap."
         )
-    print(summary)
-    return 1 if failed else 0
+    if args.max_pass and args.max_pass < 2 * args.overlap:
+        raise CommandError(
+            f"--max-pass {args.max_pass} must be at least twice --overlap "
+            f"{args.overlap} (or 0: no limit)."
+        )
+    if args.runtime == "onnx" and (
+        args.stream or args.precision != "fp32" or args.device != "cpu"
+    ):
+        raise CommandError(
+            "--runtime onnx runs the fp32 ONNX model on the CPU, offline: "
+            "drop --stream, --precision and --device, or use --runtime torch."
+        )
+    if args.stream and args.normalize:
+        raise CommandError(
+            "--normalize scales each output by its peak over the whole "
+            "file, which a stream does not have: drop --stream or "
+            "--normalize."
+        )
+    problem = folder_problem(Path(args.out))
+    if problem:
+        raise CommandError(f"--out {problem}. Choose another folder.")
 
 
-def export_main(argv: list[str] | None = None) -> int:
+def setup_logging() -> None:
+    """Logs this package's INFO messages to stderr, around tqdm bars."""
+    from speechbrain.utils.logger import TqdmCompatibleStreamHandler
+
+    handler = TqdmCompatibleStreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package = logging.getLogger("lobes")
+    if not package.handlers:
+        package.addHandler(handler)
+        package.propagate = False
+        if package.level == logging.NOTSET:
+            package.setLevel(logging.INFO)
+
+
+def separate_main(argv: list[str] | None = None, log: bool = False) -> int:
+    """``python -m lobes.separate MIX.wav [MORE.wav ...] --model DIR --out
+    OUT_DIR``.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+    log : bool
+        Log progress to stderr (`setup_logging`), as the program does.
+
+    Returns
+    -------
+    int
+        0 when every file was separated, 1 when some failed, 2 for a
+        command line that cannot work.
+    """
+    args = separate_parser().parse_args(argv)
+    debug = debug_wanted(args.debug)
+
+    def command() -> int:
+        check_flags(args)
+        if log:
+            setup_logging()
+        return separate_files(load_separator(args), args, debug)
+
+    return report_errors(SEPARATE, command, lambda error: None, debug)
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m lobes.export`` (imports nothing).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog=EXPORT,
+        description="Write a pretrained folder that speechbrain.inference "
+        "loads, from a recipe run (its output folder or one save/CKPT+... "
+        "folder) or from an upstream SpeechBrain RE-SepFormer folder. The "
+        "folder is written beside OUT_DIR, loaded to check it, and only "
+        "then put in place: a failed export leaves OUT_DIR as it was. An "
+        "OUT_DIR that lobes.export wrote is replaced; one holding other "
+        "files is refused unless --overwrite.",
+    )
+    parser.add_argument("source", help="run, checkpoint or upstream folder")
+    parser.add_argument("out_dir", help="pretrained folder to write")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an OUT_DIR that holds other files: the model's "
+        "files (hyperparams.yaml, *.ckpt, README.md) replace their "
+        "namesakes, the other files are kept",
+    )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write OUT_DIR/model.onnx (encoder, masknet, decoder; "
+        "dynamic length; checked against torch) for lobes.separate "
+        "--runtime onnx; needs pip install 'sepformer-lobes[onnx]'",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks (also LOBES_DEBUG=1)",
+    )
+    return parser
+
+
+def _export_error(error: Exception, out: str) -> tuple[int, str] | None:
+    """The exit status and line of an export error (None: unexpected)."""
+    from lobes.inference.loading import PretrainedError
+
+    if isinstance(error, PretrainedError):
+        return FAILURE, str(error)
+    if isinstance(
+        error, FileNotFoundError | FileExistsError | NotADirectoryError
+    ):
+        return USAGE, str(error)
+    if isinstance(error, OSError):  # writing: a full disk, permissions
+        return FAILURE, f"{error}. Nothing was written; {out} is as it was."
+    if isinstance(error, ValueError):
+        return USAGE, str(error)
+    return None
+
+
+def export_main(argv: list[str] | None = None, log: bool = False) -> int:
     """``python -m lobes.export SOURCE OUT_DIR``.
 
     Arguments
     ---------
     argv : list of str, optional
         Arguments without the program name; default ``sys.argv[1:]``.
+    log : bool
+        Log progress to stderr (`setup_logging`), as the program does.
 
     Returns
     -------
     int
-        The exit status.
+        The exit status: 0 written, 1 failed, 2 a command line that cannot
+        work.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m lobes.export",
-        description="Write a pretrained folder that speechbrain.inference "
-        "loads, from a recipe run (its output folder or one save/CKPT+... "
-        "folder) or from an upstream SpeechBrain RE-SepFormer folder.",
+    args = export_parser().parse_args(argv)
+    debug = debug_wanted(args.debug)
+
+    def command() -> int:
+        if log:
+            setup_logging()
+        from lobes.inference.export import export
+
+        if args.onnx:
+            from lobes.inference.onnx_export import require_onnx
+
+            try:
+                require_onnx()
+            except ImportError as error:
+                raise CommandError(str(error)) from error
+        out = export(args.source, args.out_dir, args.overwrite, args.onnx)
+        files = ", ".join(sorted(p.name for p in out.iterdir()))
+        print(f"Wrote {out} ({files})")
+        return 0
+
+    return report_errors(
+        EXPORT, command, lambda error: _export_error(error, args.out_dir), debug
     )
-    parser.add_argument("source", help="run, checkpoint or upstream folder")
-    parser.add_argument("out_dir", help="pretrained folder to write")
-    args = parser.parse_args(argv)
-    try:
-        out = export(args.source, args.out_dir)
-    except (FileNotFoundError, ValueError) as error:
-        parser.error(str(error))
-    print(f"Wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
-    return 0

@@ -17,6 +17,14 @@ self-contained pretrained folder (`export_run`; its format:
 - ``README.md``: the model card (model, training data, test SI-SNRi and
   SDRi of the run, how to load it; `lobes.inference.model_card`).
 
+Nothing is lost: the folder is written under a temporary name beside
+``OUT_DIR``, loaded strictly, and only then put in place
+(`lobes.inference.pretrained.write_pretrained`), so a failed export (a
+truncated checkpoint, a full disk) leaves an existing ``OUT_DIR`` as it was.
+An ``OUT_DIR`` that lobes.export wrote before is replaced as a whole; one
+with other files in it is refused unless ``overwrite``, which writes the
+model's files into it and keeps the others (`check_out_dir`).
+
 It loads offline with::
 
     from speechbrain.inference.separation import SepformerSeparation
@@ -30,10 +38,7 @@ The same command converts a pretrained folder in upstream SpeechBrain's
 RE-SepFormer format (``hyperparams.yaml`` with a
 ``speechbrain.lobes.models.resepformer.ResourceEfficientSeparator`` and its
 ``.ckpt`` files, e.g. a local copy of ``speechbrain/resepformer-wsj02mix``)
-into ours (`import_upstream`): the masknet weights go through
-`lobes.resepformer_upstream.convert_upstream_state_dict`, the encoder and
-decoder are copied, and the two models' outputs are compared before anything
-is written.
+into ours (`lobes.inference.convert.import_upstream`).
 
 Authors
  * sepformer-lobes contributors 2026
@@ -43,38 +48,31 @@ import datetime
 import shutil
 from pathlib import Path
 
-import torch
-import torch.nn as nn
 from ruamel.yaml.comments import CommentedMap
-from speechbrain.lobes.models.dual_path import Decoder, Encoder
-from speechbrain.lobes.models.resepformer import ResourceEfficientSeparator
+from ruamel.yaml.error import YAMLError
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.logger import get_logger
 
-from lobes.inference.model_card import (
-    model_card,
-    run_provenance,
-    upstream_provenance,
-)
-from lobes.inference.pretrained import (
-    LOADABLES,
-    hyperparams_text,
+from lobes.inference.convert import import_upstream
+from lobes.inference.loading import (
+    PretrainedError,
     load_pretrained_modules,
-    new_node,
-    round_trip_yaml,
+    yaml_problem,
 )
-from lobes.model import EncoderMaskerDecoder
-from lobes.resepformer import RESepFormer
-from lobes.resepformer_upstream import (
-    from_upstream,
-    upstream_module_config,
+from lobes.inference.model_card import model_card, run_provenance
+from lobes.inference.pretrained import (
+    EXPORT_MARK,
+    LOADABLES,
+    check_out_dir,
+    hyperparams_text,
+    round_trip_yaml,
+    write_pretrained,
 )
 
 logger = get_logger(__name__)
 
 # the key the recipes checkpoint on: validation loss, i.e. -SI-SNR
 CKPT_KEY = "si-snr"
-UPSTREAM_ATOL = 1e-4
 
 
 def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
@@ -133,7 +131,12 @@ def _best_checkpoint(save: Path) -> Path:
     return Path(best.path)
 
 
-def export_run(run_or_checkpoint: str | Path, out_dir: str | Path) -> Path:
+def export_run(
+    run_or_checkpoint: str | Path,
+    out_dir: str | Path,
+    overwrite: bool = False,
+    onnx: bool = False,
+) -> Path:
     """Exports a recipe run as a pretrained folder (see the module
     docstring).
 
@@ -142,7 +145,11 @@ def export_run(run_or_checkpoint: str | Path, out_dir: str | Path) -> Path:
     run_or_checkpoint : str or Path
         The run's output folder, or one checkpoint folder in it.
     out_dir : str or Path
-        The pretrained folder to write (created; files in it replaced).
+        The pretrained folder to write (see `check_out_dir`).
+    overwrite : bool
+        Write into an ``out_dir`` that holds other files (they are kept).
+    onnx : bool
+        Also write ``model.onnx`` (see `export`).
 
     Returns
     -------
@@ -151,7 +158,14 @@ def export_run(run_or_checkpoint: str | Path, out_dir: str | Path) -> Path:
     """
     run, checkpoint = find_checkpoint(run_or_checkpoint)
     out = Path(out_dir).resolve()
-    recipe = round_trip_yaml().load(run / "hyperparams.yaml")
+    merge = check_out_dir(out, overwrite)
+    recipe_path = run / "hyperparams.yaml"
+    try:
+        recipe = round_trip_yaml().load(recipe_path)
+    except YAMLError as error:
+        raise PretrainedError(
+            recipe_path, yaml_problem(error), _nothing(out)
+        ) from error
     missing = [
         k
         for k in ("sample_rate", "num_spks", "Encoder", "MaskNet", "Decoder")
@@ -159,13 +173,12 @@ def export_run(run_or_checkpoint: str | Path, out_dir: str | Path) -> Path:
     ]
     if missing:
         raise ValueError(
-            f"{run / 'hyperparams.yaml'} lacks {missing}: not a separation "
-            "recipe run."
+            f"{recipe_path} lacks {missing}: not a separation recipe run."
         )
     masknet = recipe["MaskNet"]
     header = (
-        f"Pretrained {_class_name(masknet)} separator, exported by "
-        f"lobes.export\nfrom the recipe run {run}\n(checkpoint "
+        f"Pretrained {_class_name(masknet)} separator, exported "
+        f"{EXPORT_MARK}\nfrom the recipe run {run}\n(checkpoint "
         f"{checkpoint.name}) on {datetime.date.today()}.\nLoad: "
         "SepformerSeparation.from_hparams(source=<this folder>, "
         "savedir=...)"
@@ -178,22 +191,41 @@ def export_run(run_or_checkpoint: str | Path, out_dir: str | Path) -> Path:
         masknet,
         recipe["Decoder"],
     )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "hyperparams.yaml").write_text(text, encoding="utf-8")
-    for name in LOADABLES:
-        shutil.copyfile(checkpoint / f"{name}.ckpt", out / f"{name}.ckpt")
-    hparams, modules = load_pretrained_modules(out)  # fails loudly on misfit
-    provenance = run_provenance(
-        run,
-        checkpoint,
-        recipe,
-        _validation_si_snr(checkpoint),
-        _evaluated_checkpoint(run),
-    )
-    card = model_card(out, hparams, modules, provenance)
-    (out / "README.md").write_text(card, encoding="utf-8")
+
+    def fill(folder: Path) -> None:
+        (folder / "hyperparams.yaml").write_text(text, encoding="utf-8")
+        for name in LOADABLES:
+            shutil.copyfile(
+                checkpoint / f"{name}.ckpt", folder / f"{name}.ckpt"
+            )
+        try:
+            hparams, modules = load_pretrained_modules(folder)
+        except PretrainedError as error:  # name the run's files
+            source = run if error.path.suffix == ".yaml" else checkpoint
+            raise PretrainedError(
+                source / error.path.name, error.problem, _nothing(out)
+            ) from error
+        provenance = run_provenance(
+            run,
+            checkpoint,
+            recipe,
+            _validation_si_snr(checkpoint),
+            _evaluated_checkpoint(run),
+        )
+        card = model_card(out, hparams, modules, provenance)
+        (folder / "README.md").write_text(card, encoding="utf-8")
+
+    write_pretrained(out, fill, merge, onnx)
     logger.info(f"Exported {checkpoint} to {out}")
     return out
+
+
+def _nothing(out: Path) -> str:
+    """What to do after a failed export."""
+    return (
+        f"Nothing was written to {out}. Pass another checkpoint (a "
+        "save/CKPT+... folder of the run), or fix the run."
+    )
 
 
 def _class_name(node: CommentedMap) -> str:
@@ -215,131 +247,12 @@ def _evaluated_checkpoint(run: Path) -> Path | None:
         return None
 
 
-def import_upstream(source: str | Path, out_dir: str | Path) -> Path:
-    """Converts an upstream SpeechBrain RE-SepFormer pretrained folder.
-
-    Arguments
-    ---------
-    source : str or Path
-        Holds upstream's ``hyperparams.yaml`` (a
-        ``ResourceEfficientSeparator`` masknet, ``mem_type: av``,
-        ``SBTransformerBlock_wnormandskip`` blocks) and ``encoder.ckpt``,
-        ``masknet.ckpt``, ``decoder.ckpt``.
-    out_dir : str or Path
-        The pretrained folder to write, with a `lobes.resepformer.RESepFormer`.
-
-    Returns
-    -------
-    Path
-        ``out_dir``.
-    """
-    source = Path(source).resolve()
-    hparams, upstream = load_pretrained_modules(source)
-    masknet = upstream["masknet"]
-    if not isinstance(masknet, ResourceEfficientSeparator):
-        raise ValueError(
-            f"{source} holds a {type(masknet).__name__} masknet; only "
-            "upstream RE-SepFormer (ResourceEfficientSeparator) folders are "
-            "converted. Other SpeechBrain separation folders load as they "
-            f"are: python -m lobes.separate MIX.wav --model {source} --out "
-            "OUT_DIR."
-        )
-    sample_rate = hparams.get("sample_rate")
-    if sample_rate is None:
-        raise ValueError(
-            f"{source / 'hyperparams.yaml'} has no sample_rate: add the rate "
-            "the model was trained at (e.g. sample_rate: 8000)."
-        )
-    config = upstream_module_config(masknet)
-    ours = from_upstream(masknet).eval()
-    error = _compare_upstream(upstream, ours)
-    if error > UPSTREAM_ATOL:
-        raise ValueError(
-            f"the converted model differs from {source} by {error:.2e} "
-            f"(tolerance {UPSTREAM_ATOL}); not written."
-        )
-    header = (
-        "Pretrained RESepFormer separator, converted by lobes.export from\n"
-        f"the upstream SpeechBrain RE-SepFormer folder {source}\non "
-        f"{datetime.date.today()}.\nLoad: "
-        "SepformerSeparation.from_hparams(source=<this folder>, savedir=...)"
-    )
-    text = hyperparams_text(
-        header,
-        sample_rate,
-        hparams.get("num_spks", config["num_spks"]),
-        new_node(
-            "speechbrain.lobes.models.dual_path.Encoder",
-            _encoder_kwargs(upstream["encoder"]),
-        ),
-        new_node("lobes.resepformer.RESepFormer", config),
-        new_node(
-            "speechbrain.lobes.models.dual_path.Decoder",
-            _decoder_kwargs(upstream["decoder"]),
-        ),
-    )
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "hyperparams.yaml").write_text(text, encoding="utf-8")
-    for name in ("encoder", "decoder"):
-        shutil.copyfile(source / f"{name}.ckpt", out / f"{name}.ckpt")
-    torch.save(ours.state_dict(), out / "masknet.ckpt")
-    hparams, modules = load_pretrained_modules(out)
-    card = model_card(out, hparams, modules, upstream_provenance(source, error))
-    (out / "README.md").write_text(card, encoding="utf-8")
-    logger.info(f"Converted {source} to {out}")
-    return out
-
-
-def _compare_upstream(upstream: dict, ours: RESepFormer) -> float:
-    """Largest difference between upstream's and our separation of 0.3 s of
-    noise (batch 1, where the two agree exactly in exact arithmetic)."""
-    encoder, decoder = upstream["encoder"], upstream["decoder"]
-    generator = torch.Generator().manual_seed(0)
-    chunk = ours.chunk_size * encoder.conv1d.stride[0]
-    mix = torch.randn(1, max(2400, 2 * chunk + 37), generator=generator)
-    theirs = EncoderMaskerDecoder(encoder, upstream["masknet"], decoder)
-    mine = EncoderMaskerDecoder(encoder, ours, decoder)
-    return (theirs.separate(mix) - mine.separate(mix)).abs().max().item()
-
-
-def _encoder_kwargs(encoder: nn.Module) -> dict:
-    """Keyword arguments rebuilding a SpeechBrain ``dual_path.Encoder``."""
-    if not isinstance(encoder, Encoder):
-        raise ValueError(
-            f"the encoder is a {type(encoder).__name__}; expected "
-            "speechbrain.lobes.models.dual_path.Encoder."
-        )
-    conv = encoder.conv1d
-    kwargs = {
-        "kernel_size": conv.kernel_size[0],
-        "out_channels": conv.out_channels,
-    }
-    if conv.in_channels != 1:
-        kwargs["in_channels"] = conv.in_channels
-    return kwargs
-
-
-def _decoder_kwargs(decoder: nn.Module) -> dict:
-    """Keyword arguments rebuilding a SpeechBrain ``dual_path.Decoder``."""
-    if not isinstance(decoder, Decoder):
-        raise ValueError(
-            f"the decoder is a {type(decoder).__name__}; expected "
-            "speechbrain.lobes.models.dual_path.Decoder."
-        )
-    kwargs = {
-        "in_channels": decoder.in_channels,
-        "out_channels": decoder.out_channels,
-        "kernel_size": decoder.kernel_size[0],
-        "stride": decoder.stride[0],
-        "bias": decoder.bias is not None,
-    }
-    if decoder.padding[0]:
-        kwargs["padding"] = decoder.padding[0]
-    return kwargs
-
-
-def export(source: str | Path, out_dir: str | Path) -> Path:
+def export(
+    source: str | Path,
+    out_dir: str | Path,
+    overwrite: bool = False,
+    onnx: bool = False,
+) -> Path:
     """`export_run` for a recipe run or checkpoint folder, `import_upstream`
     for an upstream pretrained folder.
 
@@ -348,7 +261,12 @@ def export(source: str | Path, out_dir: str | Path) -> Path:
     source : str or Path
         A run folder, a checkpoint folder, or an upstream pretrained folder.
     out_dir : str or Path
-        The pretrained folder to write.
+        The pretrained folder to write (see `check_out_dir`).
+    overwrite : bool
+        Write into an ``out_dir`` that holds other files (they are kept).
+    onnx : bool
+        Also write ``model.onnx`` (`lobes.inference.onnx_export.add_onnx`),
+        checked against torch before the folder is put in place.
 
     Returns
     -------
@@ -364,5 +282,5 @@ def export(source: str | Path, out_dir: str | Path) -> Path:
         source / "CKPT.yaml"
     ).is_file()
     if pretrained:
-        return import_upstream(source, out_dir)
-    return export_run(source, out_dir)
+        return import_upstream(source, out_dir, overwrite, onnx)
+    return export_run(source, out_dir, overwrite, onnx)

@@ -1,9 +1,15 @@
 """Separating recordings of any length with a pretrained model.
 
-`Separator` wraps an `lobes.model.EncoderMaskerDecoder` loaded from a
+`BaseSeparator` holds what every separator shares whatever runs the model:
+the length checks, the modes and windowing (`lobes.inference.windows`), the
+file handling (reading, resampling, trimming back to the file's rate and
+length); a subclass only runs the model on a batch (`_separate_batch`).
+
+`Separator` runs a torch `lobes.model.EncoderMaskerDecoder` loaded from a
 pretrained folder (written by ``python -m lobes.export``, or any folder
-that SpeechBrain's ``SepformerSeparation.from_hparams`` loads). It
-separates
+that SpeechBrain's ``SepformerSeparation.from_hparams`` loads), in fp32,
+bf16 or fp16 (`lobes.inference.precision`); `lobes.inference.onnx_runtime
+.OnnxSeparator` runs the folder's ONNX model. They separate
 
 - in one pass (``mode="whole"``) with masknets whose time and memory grow
   linearly with the input (``linear_in_length``, `lobes.model.capabilities`):
@@ -15,7 +21,7 @@ separates
   quadratic in the input, speaker order aligned across windows
   (`lobes.inference.windows.separate_windowed`);
 - as a stream (`Separator.stream`) with causal masknets
-  (`lobes.inference.streaming`).
+  (`lobes.inference.streaming`; torch only).
 
 Authors
  * sepformer-lobes contributors 2026
@@ -30,26 +36,33 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from lobes.inference.audio import AudioInputError, read_mixture, resample
+from lobes.inference.defaults import (
+    MAX_PASS_SECONDS,
+    MODES,
+    OVERLAP_SECONDS,
+    WINDOW_SECONDS,
+)
+from lobes.inference.precision import autocast, check_precision
 from lobes.inference.streaming import StreamingSeparator
 from lobes.inference.windows import separate_windowed
 from lobes.model import EncoderMaskerDecoder
 
-MODES = ("auto", "whole", "windowed")
-WINDOW_SECONDS = 10.0
-OVERLAP_SECONDS = 2.0
-MAX_PASS_SECONDS = 600.0
+__all__ = [
+    "MAX_PASS_SECONDS",
+    "MODES",
+    "OVERLAP_SECONDS",
+    "WINDOW_SECONDS",
+    "BaseSeparator",
+    "Separator",
+]
 
 
-class Separator:
-    """Separates recordings of any length with an encoder / masknet /
-    decoder separator (SpeechBrain's masknet contract), held as an
-    `lobes.model.EncoderMaskerDecoder` (``model``).
+class BaseSeparator:
+    """Separates recordings of any length with a model that a subclass
+    runs (`_separate_batch`); everything else is here, shared.
 
     Arguments
     ---------
-    encoder, masknet, decoder : torch.nn.Module
-        The model's parts (see `lobes.model.EncoderMaskerDecoder`), e.g.
-        SpeechBrain's ``dual_path.Encoder`` and ``Decoder`` around a lobe.
     sample_rate : int
         The model's sample rate.
     window_seconds : float
@@ -61,32 +74,15 @@ class Separator:
         minutes); longer ones go through windows of this length
         (``overlap_seconds`` shared, speaker order aligned), which bounds
         memory for any length. None: no limit.
-
-    Example
-    -------
-    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
-    >>> from lobes.resepformer import RESepFormer
-    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
-    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32)
-    >>> separator = Separator(Encoder(16, 16), masknet,
-    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
-    >>> separator.mode
-    'whole'
-    >>> separator.separate(torch.randn(4000)).shape
-    torch.Size([4000, 2])
     """
 
     def __init__(
         self,
-        encoder: nn.Module,
-        masknet: nn.Module,
-        decoder: nn.Module,
         sample_rate: int,
         window_seconds: float = WINDOW_SECONDS,
         overlap_seconds: float = OVERLAP_SECONDS,
         max_pass_seconds: float | None = MAX_PASS_SECONDS,
     ):
-        self.model = EncoderMaskerDecoder(encoder, masknet, decoder).eval()
         self.sample_rate = int(sample_rate)
         self.window = round(window_seconds * self.sample_rate)
         self.overlap = round(overlap_seconds * self.sample_rate)
@@ -103,7 +99,204 @@ class Separator:
                     f"max_pass_seconds={max_pass_seconds} must be at least "
                     f"twice overlap_seconds={overlap_seconds}."
                 )
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest input the encoder takes."""
+        raise NotImplementedError
+
+    @property
+    def linear_in_length(self) -> bool:
+        """Whether the masknet's time and memory grow linearly with L."""
+        raise NotImplementedError
+
+    def _separate_batch(self, mix: Tensor) -> Tensor:
+        """Runs the model: mixtures [B, T] (float32, CPU, T at least
+        `min_samples`) -> sources [B, T, num_spks] (float32, CPU)."""
+        raise NotImplementedError
+
+    @property
+    def num_spks(self) -> int:
+        """Speakers the model separates (asks the model)."""
+        return self.separate_whole(torch.zeros(4 * self.min_samples)).shape[1]
+
+    @property
+    def mode(self) -> str:
+        """``whole`` for a linear-time masknet, else ``windowed``."""
+        return "whole" if self.linear_in_length else "windowed"
+
+    def separate_whole(self, mix: Tensor) -> Tensor:
+        """Separates [T] (model rate) in one pass into [T, num_spks].
+
+        What the recipes' evaluation and SpeechBrain's ``separate_batch``
+        compute.
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            [T], at the model's sample rate.
+
+        Returns
+        -------
+        torch.Tensor
+            [T, num_spks] float32 on the CPU.
+        """
+        T = mix.shape[0]
+        if T < self.min_samples:
+            raise ValueError(
+                f"{T} samples is too short: the encoder needs at least "
+                f"{self.min_samples} samples."
+            )
+        return self._separate_batch(mix.float().cpu()[None])[0]
+
+    def pass_window(self, samples: int, mode: str = "auto") -> int | None:
+        """The window `separate` takes an input of ``samples`` in.
+
+        Arguments
+        ---------
+        samples : int
+            The input's length at the model's sample rate.
+        mode : str
+            ``auto`` (`mode`), ``whole`` or ``windowed``.
+
+        Returns
+        -------
+        int or None
+            The window length in samples, or None for one pass.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r}, expected one of {MODES}.")
+        if mode == "auto":
+            mode = self.mode
+        window = self.window if mode == "windowed" else self.max_pass
+        return None if window is None or samples <= window else window
+
+    def separate(
+        self, mix: Tensor, mode: str = "auto", progress: bool = False
+    ) -> Tensor:
+        """Separates a mixture of any length at the model's sample rate.
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            [T]
+        mode : str
+            ``auto`` (`mode`), ``whole`` (one pass, up to
+            ``max_pass_seconds``) or ``windowed``.
+        progress : bool
+            Progress bar over the windows.
+
+        Returns
+        -------
+        torch.Tensor
+            [T, num_spks]
+        """
+        window = self.pass_window(mix.shape[0], mode)
+        if window is None:
+            return self.separate_whole(mix)
+        return separate_windowed(
+            mix, self.separate_whole, window, self.overlap, True, progress
+        )
+
+    def separate_file(
+        self,
+        path: str | Path,
+        downmix: bool = False,
+        mode: str = "auto",
+        progress: bool = False,
+    ) -> tuple[Tensor, int]:
+        """Reads, checks, resamples and separates one file.
+
+        Arguments
+        ---------
+        path : str or Path
+            The mixture.
+        downmix : bool
+            Average the channels of a multi-channel file.
+        mode : str
+            See `separate`.
+        progress : bool
+            Progress bar over the windows.
+
+        Returns
+        -------
+        sources : torch.Tensor
+            [frames, num_spks] at the file's sample rate and length.
+        sample_rate : int
+            The file's sample rate.
+        """
+        mix, rate = read_mixture(path, downmix)
+        x = resample(mix, rate, self.sample_rate)
+        if x.shape[0] < self.min_samples:
+            need = math.ceil(self.min_samples * rate / self.sample_rate)
+            raise AudioInputError(
+                f"{path} is too short: {mix.shape[0]} samples "
+                f"({1000 * mix.shape[0] / rate:.2f} ms) at {rate} Hz; the "
+                f"model needs at least {need} samples "
+                f"({1000 * need / rate:.2f} ms)."
+            )
+        est = resample(
+            self.separate(x, mode, progress).T, self.sample_rate, rate
+        )
+        est = F.pad(est, (0, max(0, mix.shape[0] - est.shape[1])))
+        return est[:, : mix.shape[0]].T.contiguous(), rate
+
+
+class Separator(BaseSeparator):
+    """Separates recordings of any length with an encoder / masknet /
+    decoder separator (SpeechBrain's masknet contract), held as an
+    `lobes.model.EncoderMaskerDecoder` (``model``), in fp32, bf16 or fp16.
+
+    Arguments
+    ---------
+    encoder, masknet, decoder : torch.nn.Module
+        The model's parts (see `lobes.model.EncoderMaskerDecoder`), e.g.
+        SpeechBrain's ``dual_path.Encoder`` and ``Decoder`` around a lobe.
+    sample_rate : int
+        The model's sample rate.
+    window_seconds, overlap_seconds, max_pass_seconds : float
+        See `BaseSeparator`.
+    precision : str
+        SpeechBrain's values: ``fp32``, or ``bf16`` / ``fp16`` (the model
+        runs under ``torch.autocast`` on its device; outputs are float32);
+        see `lobes.inference.precision`.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
+    >>> from lobes.resepformer import RESepFormer
+    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
+    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32)
+    >>> separator = Separator(Encoder(16, 16), masknet,
+    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
+    >>> separator.mode
+    'whole'
+    >>> separator.separate(torch.randn(4000)).shape
+    torch.Size([4000, 2])
+    >>> bf16 = Separator(Encoder(16, 16), masknet,
+    ...     Decoder(16, 1, 16, stride=8, bias=False), 8000, precision="bf16")
+    >>> bf16.separate(torch.randn(4000)).dtype
+    torch.float32
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        masknet: nn.Module,
+        decoder: nn.Module,
+        sample_rate: int,
+        window_seconds: float = WINDOW_SECONDS,
+        overlap_seconds: float = OVERLAP_SECONDS,
+        max_pass_seconds: float | None = MAX_PASS_SECONDS,
+        precision: str = "fp32",
+    ):
+        super().__init__(
+            sample_rate, window_seconds, overlap_seconds, max_pass_seconds
+        )
+        self.model = EncoderMaskerDecoder(encoder, masknet, decoder).eval()
         self.device = next(masknet.parameters()).device
+        check_precision(precision, self.device)
+        self.precision = precision
 
     @classmethod
     def from_pretrained(
@@ -127,7 +320,8 @@ class Separator:
         device : str
             ``cpu``, ``cuda``, ``cuda:1``, ...
         **kwargs
-            `Separator` arguments (window_seconds, overlap_seconds).
+            `Separator` arguments (window_seconds, overlap_seconds,
+            max_pass_seconds, precision).
 
         Returns
         -------
@@ -182,119 +376,27 @@ class Separator:
         return self.model.min_samples
 
     @property
+    def linear_in_length(self) -> bool:
+        """Whether the masknet is linear in the input length."""
+        return self.model.capabilities.linear_in_length
+
+    @property
     def num_spks(self) -> int:
         """Speakers the model separates."""
         n = getattr(self.masknet, "num_spks", None)
-        if n is None:  # ask the model
-            n = self.separate_whole(torch.zeros(4 * self.min_samples)).shape[1]
-        return int(n)
+        return super().num_spks if n is None else int(n)
 
-    @property
-    def mode(self) -> str:
-        """``whole`` for a linear-time masknet, else ``windowed``."""
-        linear = self.model.capabilities.linear_in_length
-        return "whole" if linear else "windowed"
-
-    def separate_whole(self, mix: Tensor) -> Tensor:
-        """Separates [T] (model rate) in one pass into [T, num_spks].
-
-        What the recipes' evaluation and SpeechBrain's ``separate_batch``
-        compute, through `lobes.model.EncoderMaskerDecoder.separate` (masks
-        multiplied in place, each speaker decoded alone, so that beyond the
-        masknet only the encoder output and the masks are held).
-
-        Arguments
-        ---------
-        mix : torch.Tensor
-            [T], at the model's sample rate.
-
-        Returns
-        -------
-        torch.Tensor
-            [T, num_spks] on the CPU.
-        """
-        T = mix.shape[0]
-        if T < self.min_samples:
-            raise ValueError(
-                f"{T} samples is too short: the encoder needs at least "
-                f"{self.min_samples} samples."
-            )
-        return self.model.separate(mix.float().to(self.device)[None])[0].cpu()
-
-    def separate(
-        self, mix: Tensor, mode: str = "auto", progress: bool = False
-    ) -> Tensor:
-        """Separates a mixture of any length at the model's sample rate.
-
-        Arguments
-        ---------
-        mix : torch.Tensor
-            [T]
-        mode : str
-            ``auto`` (`mode`), ``whole`` (one pass, up to
-            ``max_pass_seconds``) or ``windowed``.
-        progress : bool
-            Progress bar over the windows.
-
-        Returns
-        -------
-        torch.Tensor
-            [T, num_spks]
-        """
-        if mode not in MODES:
-            raise ValueError(f"mode={mode!r}, expected one of {MODES}.")
-        if mode == "auto":
-            mode = self.mode
-        window = self.window if mode == "windowed" else self.max_pass
-        if window is None or mix.shape[0] <= window:
-            return self.separate_whole(mix)
-        return separate_windowed(
-            mix, self.separate_whole, window, self.overlap, True, progress
-        )
-
-    def separate_file(
-        self,
-        path: str | Path,
-        downmix: bool = False,
-        mode: str = "auto",
-        progress: bool = False,
-    ) -> tuple[Tensor, int]:
-        """Reads, checks, resamples and separates one file.
-
-        Arguments
-        ---------
-        path : str or Path
-            The mixture.
-        downmix : bool
-            Average the channels of a multi-channel file.
-        mode : str
-            See `separate`.
-        progress : bool
-            Progress bar over the windows.
-
-        Returns
-        -------
-        sources : torch.Tensor
-            [frames, num_spks] at the file's sample rate and length.
-        sample_rate : int
-            The file's sample rate.
-        """
-        mix, rate = read_mixture(path, downmix)
-        x = resample(mix, rate, self.sample_rate)
-        if x.shape[0] < self.min_samples:
-            need = math.ceil(self.min_samples * rate / self.sample_rate)
-            raise AudioInputError(
-                f"{path} is too short: {mix.shape[0]} samples "
-                f"({1000 * mix.shape[0] / rate:.2f} ms) at {rate} Hz; the "
-                f"model needs at least {need} samples "
-                f"({1000 * need / rate:.2f} ms)."
-            )
-        est = resample(
-            self.separate(x, mode, progress).T, self.sample_rate, rate
-        )
-        est = F.pad(est, (0, max(0, mix.shape[0] - est.shape[1])))
-        return est[:, : mix.shape[0]].T.contiguous(), rate
+    def _separate_batch(self, mix: Tensor) -> Tensor:
+        """`lobes.model.EncoderMaskerDecoder.separate` (masks multiplied in
+        place, each speaker decoded alone, so that beyond the masknet only
+        the encoder output and the masks are held), in ``precision``."""
+        with autocast(self.precision, self.device):
+            est = self.model.separate(mix.to(self.device))
+        return est.float().cpu()
 
     def stream(self) -> StreamingSeparator:
-        """A new `StreamingSeparator` on this model (causal masknets)."""
-        return StreamingSeparator(self.encoder, self.masknet, self.decoder)
+        """A new `StreamingSeparator` on this model (causal masknets), in
+        this separator's precision."""
+        return StreamingSeparator(
+            self.encoder, self.masknet, self.decoder, self.precision
+        )

@@ -8,6 +8,8 @@ A masknet streams when it follows the streaming protocol of `lobes.model`
 `lobes.fsmn_flash.FlashFormer` (one window per step). `StreamingSeparator`
 carries the encoder's framing and the decoder's overlap-add across steps;
 `stream_file` feeds it a file block by block, as a live input would arrive.
+Like `lobes.inference.separator.Separator`, a stream runs in fp32, bf16 or
+fp16 (`lobes.inference.precision`).
 
 Authors
  * sepformer-lobes contributors 2026
@@ -32,12 +34,19 @@ from lobes.inference.audio import (
     check_finite,
     to_mono,
 )
+from lobes.inference.defaults import BLOCK_SECONDS
+from lobes.inference.precision import autocast, check_precision
 from lobes.model import capabilities, check_streamable
 
 if TYPE_CHECKING:
     from lobes.inference.separator import Separator
 
-BLOCK_SECONDS = 0.1
+__all__ = [
+    "BLOCK_SECONDS",
+    "StreamingSeparator",
+    "algorithmic_latency",
+    "stream_file",
+]
 
 
 def algorithmic_latency(stream_frames: int, kernel: int, stride: int) -> int:
@@ -98,6 +107,9 @@ class StreamingSeparator:
     decoder : torch.nn.ConvTranspose1d
         A SpeechBrain ``dual_path.Decoder`` with the encoder's kernel and
         stride.
+    precision : str
+        ``fp32``, ``bf16`` or ``fp16``: each step runs under
+        ``torch.autocast`` in that precision; the output is float32.
 
     Example
     -------
@@ -120,7 +132,11 @@ class StreamingSeparator:
     """
 
     def __init__(
-        self, encoder: nn.Module, masknet: nn.Module, decoder: nn.Module
+        self,
+        encoder: nn.Module,
+        masknet: nn.Module,
+        decoder: nn.Module,
+        precision: str = "fp32",
     ):
         check_streamable(masknet)
         conv = _encoder_conv(encoder)
@@ -153,6 +169,8 @@ class StreamingSeparator:
         self.encoder, self.masknet, self.decoder = encoder, masknet, decoder
         self.frames_per_step = capabilities(masknet).stream_frames
         device = next(masknet.parameters()).device
+        check_precision(precision, device)
+        self.precision = precision
         self.num_spks = getattr(masknet, "num_spks", None)
         if self.num_spks is None:  # ask the model
             probe = torch.zeros(1, conv.out_channels, 1, device=device)
@@ -186,10 +204,12 @@ class StreamingSeparator:
         returns the completed samples [frames * stride, S]."""
         s = self.stride
         x = self._input[: (frames - 1) * s + self.kernel]
-        h = self.encoder(x[None])  # [1, N, frames]
-        masks, self._state = self.masknet.forward_chunk(h, self._state)
-        y = (masks * h)[:, 0]  # [S, N, frames]
-        out = F.conv_transpose1d(y, self.decoder.weight, None, s)[:, 0]
+        with autocast(self.precision, x.device):
+            h = self.encoder(x[None])  # [1, N, frames]
+            masks, self._state = self.masknet.forward_chunk(h, self._state)
+            y = (masks * h)[:, 0]  # [S, N, frames]
+            out = F.conv_transpose1d(y, self.decoder.weight, None, s)[:, 0]
+        out = out.float()  # the overlap-add and the output in float32
         if self._tail is not None:  # the previous step's overlap-add tail
             out[:, : self._tail.shape[1]] += self._tail
         done = frames * s
