@@ -4,8 +4,10 @@ upstream SpeechBrain.
 Each model is trained by the same recipe (``recipes/WSJ0Mix``), for the same
 number of steps, on the same data (the demo's embedded corpus with dynamic
 mixing) from the same seed, exactly as ``make demo`` trains its model
-(`demo.training.train`); then it is scored on the corpus's test split
-(SI-SNRi and SDRi, ``test_results.csv``). The models are the registry's
+(`demo.training.train`); then the recipe scores it on the corpus's test
+split (SI-SNRi and SDRi, ``test_results.csv``) and on its real-speech test
+split of held-out real voices (``test_results_real.csv``; empty cells for
+a corpus without real voices). The models are the registry's
 (`hparams.MODELS`) at their ``small`` sizes, of nearly equal compute (GMACs
 per second of 8 kHz audio, reported beside the scores), plus two ablations
 of LatentSepFormer (`RUNS`)::
@@ -39,7 +41,7 @@ from demo.training import (
 from hparams import MODELS
 from lobes.attention import count_macs
 from lobes.training.brain import LOSS
-from lobes.training.results import read_test_results
+from lobes.training.results import FILE, REAL_FILE, read_test_results
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,12 @@ def model_cost(model: str, sizes: dict) -> dict:
 
 def scores(run: Path) -> dict:
     """Test SI-SNRi and SDRi (the average row of the recipe's
-    ``test_results.csv``), the epoch of the checkpoint tested (the best on
-    validation), and the SI-SNR on the last epoch's training mixtures (from
-    ``train_log.txt``; fresh mixtures each epoch, so a less noisy measure
-    of learning than a 20-mixture test set).
+    ``test_results.csv``), the same on the real-speech test split (of
+    ``test_results_real.csv``; None without one, or when it is older than
+    ``test_results.csv``: left by an earlier evaluation), the epoch of the
+    checkpoint tested (the best on validation), and the SI-SNR on the last
+    epoch's training mixtures (from ``train_log.txt``; fresh mixtures each
+    epoch, so a less noisy measure of learning than a 20-mixture test set).
 
     Arguments
     ---------
@@ -130,18 +134,27 @@ def scores(run: Path) -> dict:
     Returns
     -------
     dict
-        ``train SI-SNR``, ``tested epoch``, ``SI-SNRi`` and ``SDRi``.
+        ``train SI-SNR``, ``tested epoch``, ``SI-SNRi``, ``SDRi``, ``real
+        SI-SNRi`` and ``real SDRi``.
     """
     log = (run / "train_log.txt").read_text().splitlines()
     last_epoch = [line for line in log if line.startswith("epoch")][-1]
     train_loss = float(last_epoch.split(f"train {LOSS}: ")[1].split(" ")[0])
     tested = [line for line in log if line.startswith("Epoch loaded: ")][-1]
-    _, average = read_test_results(run / "test_results.csv")
+    _, average = read_test_results(run / FILE)
+    real = {"si-snr_i": None, "sdr_i": None}  # empty cells
+    results = run / REAL_FILE  # written after test_results.csv
+    if results.is_file() and (
+        results.stat().st_mtime_ns >= (run / FILE).stat().st_mtime_ns
+    ):
+        _, real = read_test_results(results)
     return {
         "train SI-SNR": -train_loss,  # the log holds the loss, -SI-SNR
         "tested epoch": int(tested.split()[2]),
         "SI-SNRi": average["si-snr_i"],
         "SDRi": average["sdr_i"],
+        "real SI-SNRi": real["si-snr_i"],
+        "real SDRi": real["sdr_i"],
     }
 
 
@@ -190,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     header = (
         f"Equal budget: {args.epochs} epochs x {STEPS_PER_EPOCH} steps of 4 "
         "dynamically mixed 2 s examples, seed 1234, embedded corpus test "
-        f"split ({CORPUS['n_test']} mixtures); "
+        f"split ({CORPUS['n_test']} mixtures) and real-speech test split "
+        f"(real SI-SNRi, SDRi: {CORPUS['n_test_real']} mixtures of held-out "
+        "real voices; empty without real voices); "
         f"{platform.processor() or platform.machine()}, one thread per "
         f"model, {args.jobs} at once.\n\n"
         f"    python -m bench.quality --epochs {args.epochs}\n\n"

@@ -21,7 +21,7 @@ Running it again reuses the corpus and resumes (or just re-evaluates) the
 training run in the same folder; delete the folder to start over.
 
 - `demo.training`: the corpus and the training budget, shared with the
-  equal-budget quality benchmark (``bench/quality.py``), and the
-  real-speech evaluation.
+  equal-budget quality benchmark (``bench/quality.py``); the recipe
+  scores both test splits itself.
 - `demo.report`: the results tables and the spectrogram figures.
 """

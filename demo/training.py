@@ -1,8 +1,9 @@
 """The demo's corpus and training budget, shared with the equal-budget
 quality benchmark (``python -m bench.quality``): every model is trained by
 the WSJ0Mix recipe, run as a user runs it, on the same corpus, for the same
-steps, from the same seed, then scored on the synthetic test split and on
-the real-speech test split (`evaluate_real`)."""
+steps, from the same seed; the recipe then scores it on the synthetic test
+split (``test_results.csv``) and on the real-speech test split
+(``test_results_real.csv``, when the corpus has real voices)."""
 
 import json
 import os
@@ -15,19 +16,10 @@ from pathlib import Path
 from hparams import MODELS, model_option
 from lobes.corpus.layouts import LAYOUTS
 from lobes.corpus.writer import N_TEST_REAL, generate
-from lobes.training.csvs import write_separation_csv
-from lobes.training.results import FILE as RESULTS_FILE
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 # the recipe that reads each corpus layout
 RECIPE_OF = {"wsj0-2mix": "WSJ0Mix", "wham": "WHAM", "librimix": "LibriMix"}
-# the folders of each CSV signal, as each recipe's prepare_data.py reads them
-# (by default: LibriMix's noise-free mixtures, WHAM!'s noisy ones)
-FOLDERS_OF = {
-    "wsj0-2mix": {"mix": "mix", "s1": "s1", "s2": "s2"},
-    "wham": {"mix": "mix_both", "s1": "s1", "s2": "s2", "noise": "noise"},
-    "librimix": {"mix": "mix_clean", "s1": "s1", "s2": "s2"},
-}
 # eSpeak NG and real voices (the pinned Debian packages, when they can be
 # fetched): 50 validation mixtures, half of them real, pick the checkpoint;
 # 100 mixtures of 3 real voices never heard in training test it
@@ -43,7 +35,6 @@ REAL_VOICES = "auto"
 # batches of 4: 200 steps an epoch, and 50 validation mixtures after each
 TRAINING_EPOCHS = 8
 STEPS_PER_EPOCH = CORPUS["n_train"] // 4
-REAL_RESULTS = "test_results_real.csv"
 TRAINING = [
     "--lr=0.001",
     "--dataloader_opts={batch_size: 4, num_workers: 0}",
@@ -106,48 +97,6 @@ def build_corpus(
     return bool(json.loads(marker.read_text()).get("real_voices"))
 
 
-def evaluate_real(
-    corpus: Path, output: Path, layout: str = "wsj0-2mix", **training
-) -> Path:
-    """Scores a trained run on the corpus's real-speech test split: the
-    recipe run again with ``--test_data`` on that split (it only
-    evaluates: training is over), its ``test_results.csv`` kept as
-    ``test_results_real.csv`` and the synthetic one put back.
-
-    Arguments
-    ---------
-    corpus : Path
-        The corpus (with real voices).
-    output : Path
-        The run's ``--output_folder``, trained by `train`.
-    layout : str
-        The corpus layout.
-    **training
-        The arguments `train` trained the run with (``model``, ``sizes``,
-        ``epochs``, ``extra``, ``quiet``).
-
-    Returns
-    -------
-    Path
-        ``output/test_results_real.csv``.
-    """
-    spec = LAYOUTS[layout]
-    split = corpus / "wav8k" / "min" / spec.real_test
-    folders = {s: str(split / f) for s, f in FOLDERS_OF[layout].items()}
-    csv = output / "save" / f"{spec.real_test}.csv"
-    write_separation_csv(folders, str(csv))
-    synthetic = output / RESULTS_FILE
-    kept = output / f"{RESULTS_FILE}.synthetic"
-    os.replace(synthetic, kept)  # the recipe writes test_results.csv anew
-    try:
-        extra = [*training.pop("extra", ()), f"--test_data={csv}"]
-        train(corpus, output, extra=extra, layout=layout, **training)
-        os.replace(synthetic, output / REAL_RESULTS)
-    finally:
-        os.replace(kept, synthetic)
-    return output / REAL_RESULTS
-
-
 def train(
     corpus: Path,
     output: Path,
@@ -159,7 +108,9 @@ def train(
     layout: str = "wsj0-2mix",
 ) -> list[str]:
     """Runs the recipe of a corpus layout (WSJ0Mix by default) as a user
-    would, with the demo's budget.
+    would, with the demo's budget: it trains, then writes
+    ``output/test_results.csv`` and, for a corpus with real voices,
+    ``output/test_results_real.csv``.
 
     Arguments
     ---------

@@ -19,6 +19,7 @@ from pathlib import Path
 from string import Template
 
 from hparams import FOLDER, MODELS, ModelDefinition
+from lobes.corpus.layouts import LAYOUTS
 
 RECIPES = FOLDER.parent / "recipes"
 TEMPLATE = RECIPES / "template.yaml"
@@ -32,6 +33,7 @@ WSJ0_SPLITS = dict(
     train_split="tr",
     valid_split="cv",
     test_split="tt",
+    real_test_split=LAYOUTS["wsj0-2mix"].real_test,
     base_folder_dm="/yourpath/wsj0-processed/si_tr_s/",
     corpus_options="",
 )
@@ -67,6 +69,7 @@ CORPORA = {
         train_split="train-360",
         valid_split="dev",
         test_split="test",
+        real_test_split=LAYOUTS["librimix"].real_test,
         signals="mix_clean,mix_both,s1,s2,noise",
         dm_comment="# Clean utterances for dynamic mixing (LibriSpeech "
         "train-clean-360 at\n# sample_rate; speaker id = the folder two "

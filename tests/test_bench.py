@@ -6,6 +6,7 @@ beyond "a longer input takes longer". (The bench modules' docstring
 examples run as doctests: ``bench`` is among pytest's testpaths.)"""
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -270,9 +271,25 @@ def test_quality_scores_read_the_recipe_outputs(tmp_path):
     (tmp_path / "test_results.csv").write_text(
         "snt_id,sdr,sdr_i,si-snr,si-snr_i\na,1,2,3,4\navg,1.5,2.5,3.5,4.5\n"
     )
-    assert quality.scores(tmp_path) == {
+    expected = {
         "train SI-SNR": 1.5,
         "tested epoch": 2,
         "SI-SNRi": 4.5,
         "SDRi": 2.5,
+        "real SI-SNRi": None,  # no real-speech test split: empty cells
+        "real SDRi": None,
     }
+    assert quality.scores(tmp_path) == expected
+    row = {"name": "x", **expected}
+    assert quality.markdown_table([row]).endswith("| 4.5 | 2.5 |  |  |")
+    # the real-speech test split, scored by the recipe after the test split
+    real = tmp_path / "test_results_real.csv"
+    real.write_text(
+        "snt_id,sdr,sdr_i,si-snr,si-snr_i\nr,1,2,3,4\navg,0.5,1.25,0.75,1.5\n"
+    )
+    expected |= {"real SI-SNRi": 1.5, "real SDRi": 1.25}
+    assert quality.scores(tmp_path) == expected
+    # one older than test_results.csv was left by an earlier evaluation
+    synthetic = (tmp_path / "test_results.csv").stat().st_mtime_ns
+    os.utime(real, ns=(synthetic - 10**9, synthetic - 10**9))
+    assert quality.scores(tmp_path)["real SI-SNRi"] is None

@@ -15,6 +15,8 @@ import torch
 from sepdata import SPLITS, write_corpus
 
 from hparams import MODELS, model_option
+from lobes.corpus.layouts import LAYOUTS
+from lobes.training.results import FILE, REAL_FILE, read_test_results
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tiny models gain nothing from a second thread, and on a busy machine
@@ -55,9 +57,27 @@ def check(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def read_results(output: Path) -> list[dict]:
-    with open(output / "test_results.csv", newline="") as f:
+def read_results(output: Path, name: str = FILE) -> list[dict]:
+    with open(output / name, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def add_real_split(data: Path, layout: str, count: int = 3) -> list[str]:
+    """Adds to the tiny corpus ``data`` the real-voice test split that the
+    embedded corpus with real voices has (``tt_real``, ``test_real``):
+    ``count`` mixtures of their own, ids starting with ``real``. Returns
+    the ids, sorted."""
+    other = write_corpus(
+        data.parent / f"{data.name}-real", layout, (1, 1, count), seed=1
+    )
+    spec = LAYOUTS[layout]
+    source = other / "wav8k" / "min" / spec.splits[2]
+    target = data / "wav8k" / "min" / spec.real_test
+    for folder in source.iterdir():
+        (target / folder.name).mkdir(parents=True)
+        for wav in folder.iterdir():
+            wav.rename(target / folder.name / f"real{wav.name}")
+    return sorted(p.stem for p in (target / "s1").iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +166,92 @@ def test_recipe_trains_and_writes_test_results(case, corpora, tmp_path):
         assert f"/{test_split}/{mixture}/" in row["mix_wav"]
         assert ("noise_wav" in row) == noisy
         assert f"/wav{rate // 1000}k/" in row["mix_wav"]
+
+
+REAL_RUNS = {  # id: recipe, model, layout, options, the real split's CSV
+    "wsj0-2mix": ("WSJ0Mix", "resepformer", "wsj0-2mix", [], "wsj_tt_real"),
+    "libri2mix-noisy": (
+        "LibriMix",
+        "fsmn_flash",
+        "librimix",
+        ["--use_wham_noise=True"],
+        "libri2mix_test_real",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REAL_RUNS)
+def test_recipe_scores_the_real_voice_test_split(case, tmp_path):
+    """A corpus with real voices (its real-voice test split beside the
+    test split): the recipe prepares the split's CSV, checks it, and
+    scores the best checkpoint on it after the test set, into
+    test_results_real.csv; test_results.csv keeps the test split's."""
+    recipe, model, layout, extra, real_csv = REAL_RUNS[case]
+    data = write_corpus(tmp_path / "data", layout)
+    real_ids = add_real_split(data, layout)
+    out = tmp_path / "out"
+    args = [f"--data_folder={data}", f"--output_folder={out}", "--N_epochs=1"]
+    result = run(recipe, f"{model}.yaml", *args, *extra)
+    check(result)
+    test = data / "wav8k" / "min" / SPLITS[layout][2]
+    tests = sorted(p.stem for p in (test / "s1").iterdir())
+    assert [r["snt_id"] for r in read_results(out)] == tests + ["avg"]
+    with open(out / "save" / f"{real_csv}.csv", newline="") as f:
+        assert [row["ID"] for row in csv.DictReader(f)] == real_ids
+    rows, average = read_test_results(out / REAL_FILE)
+    assert [r["snt_id"] for r in rows] == real_ids
+    mean = sum(float(r["si-snr_i"]) for r in rows) / len(rows)
+    assert average["si-snr_i"] == pytest.approx(mean)
+    assert all(abs(v) < 100 for v in average.values())
+    lines = [x for x in result.stdout.splitlines() if "Real voices" in x]
+    assert len(lines) == 1, result.stdout[-3000:]
+    assert f"mean SI-SNRi {average['si-snr_i']:.2f} dB" in lines[0]
+    assert f"SDRi {average['sdr_i']:.2f} dB" in lines[0]
+    log = (out / "train_log.txt").read_text()
+    assert "test real-voice si-snr loss" in log
+    audio = out / "save" / "audio_results"
+    assert (audio / f"item{real_ids[0]}_source2hat.wav").is_file()
+    assert (audio / f"item{tests[0]}_source2hat.wav").is_file()
+
+
+def test_corpus_without_real_split_runs_as_before(wsj, tmp_path):
+    """No real-voice test split in the corpus: the three CSVs, one test
+    evaluation, no test_results_real.csv; a real-voice CSV left in the
+    output folder by an earlier preparation (of a corpus since written
+    again without real voices) is removed, not evaluated."""
+    out = tmp_path / "out"
+    (out / "save").mkdir(parents=True)
+    stale = out / "save" / "wsj_tt_real.csv"
+    stale.write_text(f"ID,duration,mix_wav\nx,1.0,{tmp_path}/gone.wav\n")
+    args = [f"--data_folder={wsj}", f"--output_folder={out}", "--N_epochs=1"]
+    result = run("WSJ0Mix", "resepformer.yaml", *args)
+    check(result)
+    csvs = sorted(p.name for p in (out / "save").glob("*.csv"))
+    assert csvs == ["wsj_cv.csv", "wsj_tr.csv", "wsj_tt.csv"]
+    assert not (out / REAL_FILE).exists()
+    assert len(read_results(out)) == 3  # two test mixtures + avg
+    assert (out / "train_log.txt").read_text().count("Epoch loaded") == 1
+    assert "No real-voice test" in result.stdout
+
+
+def test_bad_real_split_file_fails_before_training(tmp_path):
+    """The real-voice test split is checked with the others, before
+    training: a NaN sample names its file and the CSV row."""
+    data = write_corpus(tmp_path / "data", "wsj0-2mix")
+    real_ids = add_real_split(data, "wsj0-2mix")
+    victim = data / "wav8k/min/tt_real/s2" / f"{real_ids[1]}.wav"
+    audio, rate = sf.read(victim)
+    audio[5] = float("nan")
+    sf.write(victim, audio, rate, subtype="FLOAT")
+    out = tmp_path / "out"
+    args = [f"--data_folder={data}", f"--output_folder={out}"]
+    result = run("WSJ0Mix", "sepformer.yaml", *args)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert f"{victim} has 1 NaN or infinite sample" in result.stderr
+    assert f"row {real_ids[1]} of {out / 'save' / 'wsj_tt_real.csv'}" in (
+        result.stderr
+    )
+    assert not list((out / "save").glob("CKPT*"))  # training never started
 
 
 def test_speechbrain_format_csvs_with_skip_prep(wsj, tmp_path):

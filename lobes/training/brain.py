@@ -30,12 +30,19 @@ from lobes.model import EncoderMaskerDecoder
 from lobes.training.dynamic_mixing import DynamicMixing, EpochSampler
 from lobes.training.metrics import separation_scores
 from lobes.training.random_state import RandomState
-from lobes.training.results import SCORES, left_out, write_test_results
+from lobes.training.results import (
+    FILE,
+    REAL_FILE,
+    SCORES,
+    left_out,
+    write_test_results,
+)
 
 logger = get_logger(__name__)
 LOSS = "si-snr loss"  # the loss as the logs name it: -SI-SNR in dB
 CKPT_KEY = "si-snr"  # the loss as checkpoints record it (SpeechBrain's)
 SHOWN_IDS = 10  # utterance ids a message lists at most
+REAL = "real-voice"  # how the logs name the real-voice test split
 
 
 class Separation(sb.Brain):
@@ -50,15 +57,17 @@ class Separation(sb.Brain):
     ReduceLROnPlateau; the checkpoint with the best validation SI-SNR is
     kept, and holds the random generators' state so that a resumed run
     continues exactly. Testing writes ``test_results.csv`` (per-utterance
-    and average SI-SNR(i), SDR(i)) and, with ``save_audio``, separated
-    audio to ``<save_folder>/audio_results``. A validation or test
-    utterance with a non-finite loss or score is left out of the averages
-    and named in the log.
+    and average SI-SNR(i), SDR(i)), or ``test_results_real.csv`` for the
+    real-voice test split (``evaluate(..., real=True)``), and, with
+    ``save_audio``, separated audio to ``<save_folder>/audio_results``. A
+    validation or test utterance with a non-finite loss or score is left
+    out of the averages and named in the log.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.random_state = RandomState()
+        self.real_test = False  # whether the test set is the real voices
         if self.checkpointer is not None:  # runs saved before lack it
             self.checkpointer.add_recoverable(
                 "rng", self.random_state, optional_load=True
@@ -174,6 +183,16 @@ class Separation(sb.Brain):
             torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MIN)
         return bool(flag)
 
+    def evaluate(self, test_set, *args, real: bool = False, **kwargs):
+        """SpeechBrain's ``evaluate`` (the best checkpoint on ``test_set``);
+        ``real``: the set is the real-voice test split, whose scores go to
+        ``test_results_real.csv`` instead of ``test_results.csv``."""
+        self.real_test = real
+        try:
+            return super().evaluate(test_set, *args, **kwargs)
+        finally:
+            self.real_test = False
+
     def evaluate_batch(self, batch, stage):
         """Validation loss; at test time also per-utterance scores. The
         loss is the mean over the batch's utterances whose loss is finite;
@@ -277,6 +296,8 @@ class Separation(sb.Brain):
                 meta={CKPT_KEY: stage_loss}, min_keys=[CKPT_KEY]
             )
         else:
+            if self.real_test:  # "test real-voice si-snr loss" in the log
+                stats = {f"{REAL} {LOSS}": stage_loss}
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
                 test_stats=stats,
@@ -284,11 +305,14 @@ class Separation(sb.Brain):
             self.write_results()
 
     def write_results(self):
-        """Writes ``test_results.csv``: one row per utterance, then ``avg``."""
+        """Writes ``test_results.csv`` (``test_results_real.csv`` for the
+        real voices): one row per utterance, then ``avg``."""
         if not if_main_process():
             return
         path, average = write_test_results(
-            self.hparams.output_folder, self.test_scores
+            self.hparams.output_folder,
+            self.test_scores,
+            REAL_FILE if self.real_test else FILE,
         )
         logger.info(f"Wrote {path}")
         excluded = left_out(self.test_scores)
@@ -299,6 +323,13 @@ class Separation(sb.Brain):
                 f"averages of {path.name}: {_ids(excluded)}. Check their "
                 "audio files."
             )
+        if self.real_test:
+            logger.info(
+                f"Real voices ({len(self.test_scores)} test mixtures): mean "
+                f"SI-SNRi {average['si-snr_i']:.2f} dB, SDRi "
+                f"{average['sdr_i']:.2f} dB"
+            )
+            return
         for name, value in average.items():
             logger.info(f"Mean {name} is {value:.2f} dB")
 

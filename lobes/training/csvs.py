@@ -1,5 +1,6 @@
 """SpeechBrain separation CSVs: writing them for a corpus laid out in
-folders, checking every file they name before training, and reading them.
+folders, checking every file they name before training (with
+`lobes.training.audio_files`), and reading them.
 
 The CSV format is that of SpeechBrain's separation recipes: ``ID,
 duration``, then ``<signal>_wav, <signal>_wav_format, <signal>_wav_opts``
@@ -15,8 +16,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 from speechbrain.dataio.dataio import load_data_csv, read_audio
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import if_main_process
@@ -24,13 +23,12 @@ from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
 from lobes.training.atomic import replacing
+from lobes.training.audio_files import audio_frames, audio_info
 from lobes.training.errors import DataError
 
 logger = get_logger(__name__)
 
 SPLITS = ("tr", "cv", "tt")
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only ones that hold NaN or inf
-BLOCK = 1 << 20  # samples read at a time when looking for NaN and inf
 
 
 def signal_names(num_spks: int, noise: bool = False) -> list[str]:
@@ -54,120 +52,6 @@ def signal_names(num_spks: int, noise: bool = False) -> list[str]:
     """
     names = ["mix"] + [f"s{i + 1}" for i in range(num_spks)]
     return names + ["noise"] if noise else names
-
-
-def audio_frames(path: str, sample_rate: int) -> int:
-    """Returns the length of a mono audio file, after checking it: an
-    audio file (not empty, not another format), mono, at ``sample_rate``,
-    every sample finite.
-
-    Arguments
-    ---------
-    path : str
-        The audio file.
-    sample_rate : int
-        The sample rate the file must have.
-
-    Returns
-    -------
-    frames : int
-        Number of samples in the file.
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> path = getfixture("tmp_path") / "a.wav"
-    >>> sf.write(path, np.zeros(800), 8000)
-    >>> audio_frames(str(path), 8000)
-    800
-    >>> audio_frames(str(path), 16000)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    lobes.training.errors.DataError: ...a.wav is sampled at 8000 Hz, but ...
-    >>> sf.write(path, np.array([0.0, np.nan]), 8000, subtype="FLOAT")
-    >>> audio_frames(str(path), 8000)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    lobes.training.errors.DataError: ...a.wav has 1 NaN or infinite sample...
-    """
-    info = audio_info(path)
-    if info.channels != 1:
-        raise DataError(
-            f"{path} has {info.channels} channels, but separation needs mono "
-            "files: keep one channel (e.g. `sox in.wav out.wav remix 1`)."
-        )
-    if info.samplerate != sample_rate:
-        raise DataError(
-            f"{path} is sampled at {info.samplerate} Hz, but sample_rate is "
-            f"{sample_rate} Hz: resample the data or pass "
-            f"--sample_rate={info.samplerate}."
-        )
-    if info.subtype in FLOAT_SUBTYPES:
-        _check_finite(path, sample_rate)
-    return info.frames
-
-
-def audio_info(path: str) -> sf._SoundFileInfo:
-    """``soundfile.info`` of an audio file, or `DataError` (or
-    ``FileNotFoundError``) naming what the path is instead.
-
-    Arguments
-    ---------
-    path : str
-        The audio file.
-
-    Returns
-    -------
-    info
-        What ``soundfile.info`` returns.
-
-    Example
-    -------
-    >>> path = getfixture("tmp_path") / "a.wav"
-    >>> _ = path.write_text("not audio")
-    >>> audio_info(str(path))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    lobes.training.errors.DataError: ...a.wav is not an audio file ...
-    """
-    if os.path.isdir(path):
-        raise DataError(
-            f"{path} is a folder, not an audio file: point the CSV at a file."
-        )
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Audio file not found: {path}. Check --data_folder and the "
-            "paths in the CSV files."
-        )
-    if os.path.getsize(path) == 0:
-        raise DataError(
-            f"{path} is empty (0 bytes), maybe an interrupted copy: copy or "
-            "write it again, or remove it from the data."
-        )
-    try:
-        return sf.info(path)
-    except sf.LibsndfileError as error:
-        raise DataError(
-            f"{path} is not an audio file soundfile can read "
-            f"({error.error_string}): convert it to WAV (e.g. `ffmpeg -i "
-            "FILE -ac 1 OUT.wav`) and use that, or remove it from the data."
-        ) from error
-
-
-def _check_finite(path: str, sample_rate: int) -> None:
-    """Raises `DataError` if a (floating-point) file has a NaN or an
-    infinite sample, naming the first."""
-    bad, first, start = 0, None, 0
-    for block in sf.blocks(path, blocksize=BLOCK, dtype="float32"):
-        wrong = np.flatnonzero(~np.isfinite(block))
-        if wrong.size and first is None:
-            first = start + int(wrong[0])
-        bad += wrong.size
-        start += len(block)
-    if bad:
-        raise DataError(
-            f"{path} has {bad} NaN or infinite sample(s), the first at "
-            f"{first / sample_rate:.3f} s (sample {first}): they would make "
-            "the loss and the scores NaN. Fix or regenerate the file, or "
-            "remove it from the data."
-        )
 
 
 def check_csv(
@@ -205,6 +89,7 @@ def check_csv(
 
     Example
     -------
+    >>> import numpy as np, soundfile as sf
     >>> folder = getfixture("tmp_path")
     >>> sf.write(folder / "a.wav", np.zeros(10), 8000)
     >>> _ = (folder / "t.csv").write_text("ID,mix_wav\\nu1,$data_root/a.wav\\n")
@@ -278,7 +163,7 @@ def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
 
     Example
     -------
-    >>> import numpy as np
+    >>> import numpy as np, soundfile as sf
     >>> root = getfixture("tmp_path")
     >>> for signal in ("mix", "s1", "s2"):
     ...     (root / signal).mkdir()
@@ -341,7 +226,8 @@ def write_split_csvs(
     prefix: str,
     fs: int = 8000,
     splits: Sequence[str] = SPLITS,
-) -> None:
+    optional: Sequence[str] = (),
+) -> list[str]:
     """Writes ``savepath/<prefix>_<split>.csv`` for each split of a corpus
     laid out as ``datapath/wav{8,16}k/min/<split>/<folder>/<id>.wav``.
 
@@ -360,6 +246,31 @@ def write_split_csvs(
     splits : sequence of str
         The split folders (WSJ0-2Mix and WHAM!: ``tr, cv, tt``; LibriMix:
         ``train-360, dev, test``).
+    optional : sequence of str
+        Split folders written only where the corpus has them (the embedded
+        corpus's real-voice test split, ``tt_real``); where it has not, a
+        CSV of one that an earlier preparation left in ``savepath`` is
+        removed, so that it is not taken for this corpus's.
+
+    Returns
+    -------
+    list of str
+        The splits written: ``splits``, then the ``optional`` ones present.
+
+    Example
+    -------
+    >>> import soundfile as sf
+    >>> root = getfixture("tmp_path")
+    >>> for split in ("tr", "cv", "tt", "tt_real"):
+    ...     (root / "wav8k/min" / split / "mix").mkdir(parents=True)
+    ...     sf.write(root / "wav8k/min" / split / "mix/u.wav", [0.0], 8000)
+    >>> write_split_csvs(root, root, {"mix": "mix"}, "x", optional=["tt_real"])
+    ['tr', 'cv', 'tt', 'tt_real']
+    >>> import shutil; shutil.rmtree(root / "wav8k/min/tt_real")
+    >>> write_split_csvs(root, root, {"mix": "mix"}, "x", optional=["tt_real"])
+    ['tr', 'cv', 'tt']
+    >>> (root / "x_tt_real.csv").exists()
+    False
     """
     if not os.path.isdir(datapath):
         raise FileNotFoundError(
@@ -367,12 +278,22 @@ def write_split_csvs(
             f"wav{fs // 1000}k/min/{{{','.join(splits)}}}/"
             f"{{{','.join(folders.values())}}}."
         )
-    for split in splits:
-        root = os.path.join(datapath, f"wav{fs // 1000}k", "min", split)
+    root = os.path.join(datapath, f"wav{fs // 1000}k", "min")
+    written = [*splits]
+    for split in optional:
+        if os.path.isdir(os.path.join(root, split)):
+            written.append(split)
+            continue
+        stale = os.path.join(savepath, f"{prefix}_{split}.csv")
+        if os.path.isfile(stale):
+            os.remove(stale)
+            logger.info(f"Removed {stale}: {datapath} has no {split} split")
+    for split in written:
         write_separation_csv(
-            {s: os.path.join(root, f) for s, f in folders.items()},
+            {s: os.path.join(root, split, f) for s, f in folders.items()},
             os.path.join(savepath, f"{prefix}_{split}.csv"),
         )
+    return written
 
 
 def csv_dataset(

@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 from lobes.corpus.mixing import add_noise, mix_sources
-from lobes.training.csvs import audio_frames
+from lobes.training.audio_files import audio_frames
 
 SILENT_RMS = 1e-4  # a crop quieter than -80 dBFS is drawn again
 CROP_TRIES = 20

@@ -1,6 +1,7 @@
 """The recipe driver that ``recipes/*/train.py`` call: parse and check the
 command line, build the data, train (resuming from the last checkpoint in
-the output folder) and evaluate the best checkpoint on the test set.
+the output folder) and evaluate the best checkpoint on the test set, then
+on the real-voice test split (``test_real_data``) when there is one.
 
 A recipe's ``main`` is::
 
@@ -34,9 +35,10 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.logger import get_logger
 
 from lobes.model import EncoderMaskerDecoder
-from lobes.training.brain import Separation
+from lobes.training.brain import CKPT_KEY, Separation
 from lobes.training.csvs import check_csv, csv_dataset, signal_names
 from lobes.training.dynamic_mixing import DynamicMixing
 from lobes.training.errors import (
@@ -48,7 +50,9 @@ from lobes.training.errors import (
 from lobes.training.metrics import SDR_FILTER_LENGTH
 from lobes.training.overrides import check_overrides
 
+logger = get_logger(__name__)
 SPLITS = ("train_data", "valid_data", "test_data")
+REAL_SPLIT = "test_real_data"  # the real-voice test split's CSV, optional
 # SpeechBrain's train logger warns on import that it cannot save figures
 # without torchvision; the recipes save none.
 NO_TORCHVISION = "torchvision is not available - cannot save figures"
@@ -235,18 +239,60 @@ def min_lengths(hparams: dict) -> dict[str, tuple[int, str]]:
     return dict(zip(SPLITS, (train, encoder, test), strict=True))
 
 
+def real_test_csv(hparams: dict) -> str | None:
+    """The CSV of the real-voice test split (``test_real_data``), or None
+    when it is not set (empty or null) or not there: ``prepare_data.py``
+    writes it only for a corpus with that split (the embedded corpus's
+    ``tt_real`` or ``test_real``), so other corpora run as before.
+
+    Arguments
+    ---------
+    hparams : dict
+        Recipe hyperparameters.
+
+    Returns
+    -------
+    str or None
+
+    Example
+    -------
+    >>> csv = getfixture("tmp_path") / "wsj_tt_real.csv"
+    >>> real_test_csv({"test_real_data": str(csv)}) is None
+    True
+    >>> _ = csv.write_text("ID,duration\\n")
+    >>> real_test_csv({"test_real_data": str(csv)}) == str(csv)
+    True
+    """
+    path = hparams.get(REAL_SPLIT)
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        logger.info(
+            f"No real-voice test: {path} not found (prepare_data.py writes "
+            "it when data_folder has the real-voice test split)."
+        )
+        return None
+    return str(path)
+
+
 def dataio_prep(
     hparams: dict, noise_folder: str | None = None, speakers: str = "wsj0"
-) -> tuple[torch.utils.data.Dataset, DynamicItemDataset, DynamicItemDataset]:
-    """Checks the data and builds the train, valid and test datasets.
+) -> tuple[
+    torch.utils.data.Dataset,
+    DynamicItemDataset,
+    DynamicItemDataset,
+    DynamicItemDataset | None,
+]:
+    """Checks the data and builds the train, valid, test and real-voice
+    test datasets.
 
     Arguments
     ---------
     hparams : dict
         Recipe hyperparameters (``train_data``, ``valid_data``,
-        ``test_data``, ``data_folder``, ``num_spks``, ``sample_rate``,
-        ``dynamic_mixing``, ``base_folder_dm``, ``training_signal_len``,
-        ``seed``).
+        ``test_data``, ``test_real_data``, ``data_folder``, ``num_spks``,
+        ``sample_rate``, ``dynamic_mixing``, ``base_folder_dm``,
+        ``training_signal_len``, ``seed``).
     noise_folder : str, optional
         WHAM! training noise: examples then carry ``noise_sig`` (from the
         CSVs' ``noise_wav``) and dynamic mixing adds noise from this folder.
@@ -256,30 +302,35 @@ def dataio_prep(
 
     Returns
     -------
-    train, valid, test : datasets
-        ``train`` is a ``DynamicMixing`` when ``dynamic_mixing`` is True.
+    train, valid, test, real : datasets
+        ``train`` is a ``DynamicMixing`` when ``dynamic_mixing`` is True;
+        ``real`` is None without a real-voice test split (`real_test_csv`).
     """
     signals = signal_names(hparams["num_spks"], noise=noise_folder is not None)
-    checked = SPLITS[1:] if hparams["dynamic_mixing"] else SPLITS
+    csvs = {s: hparams[s] for s in SPLITS}
+    real = real_test_csv(hparams)
+    if real is not None:
+        csvs[REAL_SPLIT] = real
     shortest = min_lengths(hparams)
-    for split in checked:
+    shortest[REAL_SPLIT] = shortest["test_data"]
+    for split, path in csvs.items():
+        if split == "train_data" and hparams["dynamic_mixing"]:
+            continue  # never read: dynamic mixing reads base_folder_dm
         min_samples, needed_by = shortest[split]
         run_on_main(
             check_csv,
-            args=[
-                hparams[split],
-                hparams["data_folder"],
-                hparams["sample_rate"],
-            ],
+            args=[path, hparams["data_folder"], hparams["sample_rate"]],
             kwargs={
                 "signals": signals,
                 "min_samples": min_samples,
                 "needed_by": needed_by,
             },
         )
-    train, valid, test = (
-        csv_dataset(hparams[s], hparams["data_folder"], signals) for s in SPLITS
-    )
+    data = {
+        split: csv_dataset(path, hparams["data_folder"], signals)
+        for split, path in csvs.items()
+    }
+    train, valid, test = (data[s] for s in SPLITS)
     if hparams["dynamic_mixing"]:
         train = DynamicMixing(
             hparams["base_folder_dm"],
@@ -291,7 +342,7 @@ def dataio_prep(
             noise_folder=noise_folder,
             speakers=speakers,
         )
-    return train, valid, test
+    return train, valid, test, data.get(REAL_SPLIT)
 
 
 def train_and_evaluate(
@@ -301,7 +352,9 @@ def train_and_evaluate(
     speakers: str = "wsj0",
 ) -> Separation:
     """Builds the data, trains (resuming from the last checkpoint in the
-    output folder) and evaluates the best checkpoint on the test set.
+    output folder) and evaluates the best checkpoint on the test set
+    (``test_results.csv``), then on the real-voice test split when there
+    is one (``test_real_data``; ``test_results_real.csv``).
 
     Arguments
     ---------
@@ -319,7 +372,7 @@ def train_and_evaluate(
     separator : Separation
         The trained Brain.
     """
-    train, valid, test = dataio_prep(hparams, noise_folder, speakers)
+    train, valid, test, real = dataio_prep(hparams, noise_folder, speakers)
     separator = Separation(
         modules=hparams["modules"],
         opt_class=hparams["optimizer"],
@@ -334,9 +387,12 @@ def train_and_evaluate(
         train_loader_kwargs=hparams["dataloader_opts"],
         valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
     )
-    separator.evaluate(
-        test,
-        min_key="si-snr",
-        test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-    )
+    for data, is_real in ((test, False), (real, True)):
+        if data is not None:
+            separator.evaluate(
+                data,
+                min_key=CKPT_KEY,
+                test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+                real=is_real,
+            )
     return separator

@@ -3,6 +3,9 @@ in the format of SpeechBrain's separation recipes: one row per test
 utterance (``snt_id, sdr, sdr_i, si-snr, si-snr_i``, in dB), then the
 ``avg`` row. An utterance whose scores are not finite (NaN estimates)
 keeps its row, and is left out of the averages; `left_out` names it.
+The real-voice test split of the embedded corpus (``tt_real``), when the
+run has one, is scored in ``test_results_real.csv`` (`REAL_FILE`), in the
+same format.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -18,13 +21,14 @@ import numpy as np
 from lobes.training.atomic import replacing
 
 FILE = "test_results.csv"
+REAL_FILE = "test_results_real.csv"  # the real-voice test split's scores
 SCORES = ("sdr", "sdr_i", "si-snr", "si-snr_i")
 
 
 def write_test_results(
-    folder: str | os.PathLike, rows: Sequence[dict]
+    folder: str | os.PathLike, rows: Sequence[dict], name: str = FILE
 ) -> tuple[Path, dict[str, float]]:
-    """Writes ``folder/test_results.csv`` (temporary file, then renamed).
+    """Writes ``folder/<name>`` (temporary file, then renamed).
 
     Arguments
     ---------
@@ -32,6 +36,8 @@ def write_test_results(
         The run's output folder.
     rows : sequence of dict
         One per utterance: ``snt_id`` and the `SCORES`.
+    name : str
+        The file name: `FILE` (``test_results.csv``) or `REAL_FILE`.
 
     Returns
     -------
@@ -55,6 +61,10 @@ def write_test_results(
     >>> rows.append({"snt_id": "c", **dict.fromkeys(SCORES, float("nan"))})
     >>> write_test_results(folder, rows)[1]["si-snr_i"], left_out(rows)
     (5.0, ['c'])
+    >>> write_test_results(folder, rows[:1], REAL_FILE)[0].name
+    'test_results_real.csv'
+    >>> read_test_results(folder / REAL_FILE)[1]["si-snr_i"]
+    4.0
     """
     excluded = set(left_out(rows))
     kept = [r for r in rows if r["snt_id"] not in excluded]
@@ -62,7 +72,7 @@ def write_test_results(
         c: float(np.mean([r[c] for r in kept])) if kept else float("nan")
         for c in SCORES
     }
-    path = Path(folder) / FILE
+    path = Path(folder) / name
     with (
         replacing(path) as partial,
         open(partial, "w", newline="", encoding="utf-8") as f,
@@ -98,7 +108,7 @@ def left_out(rows: Sequence[dict]) -> list[str]:
 def read_test_results(
     path: str | os.PathLike,
 ) -> tuple[list[dict], dict[str, float]]:
-    """Reads a ``test_results.csv``.
+    """Reads a ``test_results.csv`` (or ``test_results_real.csv``).
 
     Arguments
     ---------

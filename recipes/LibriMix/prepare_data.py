@@ -8,15 +8,19 @@ lobes.synthmix --layout librimix`` has it too)::
 
 Output: ``savepath/libri<n>mix_{train-360,dev,test}.csv`` with the columns
 of SpeechBrain's ``recipes/LibriMix/prepare_data.py`` (mixture =
-``mix_both`` with ``librimix_addnoise``, else ``mix_clean``).
+``mix_both`` with ``librimix_addnoise``, else ``mix_clean``), and
+``libri<n>mix_test_real.csv`` when the corpus has the real-voice test split
+``test_real`` (the embedded corpus with real voices).
 
 Authors
  * sepformer-lobes contributors 2026
 """
 
+from lobes.corpus.layouts import LAYOUTS
 from lobes.training.csvs import signal_names, write_split_csvs
 
-SPLITS = ("train-360", "dev", "test")
+SPLITS = LAYOUTS["librimix"].splits  # train-360, dev, test
+REAL_TEST = LAYOUTS["librimix"].real_test  # test_real
 
 
 def prepare_librimix(
@@ -27,8 +31,9 @@ def prepare_librimix(
     librimix_addnoise: bool = False,
     fs: int = 8000,
 ) -> None:
-    """Writes ``libri<n>mix_train-360.csv``, ``libri<n>mix_dev.csv`` and
-    ``libri<n>mix_test.csv``.
+    """Writes ``libri<n>mix_train-360.csv``, ``libri<n>mix_dev.csv``,
+    ``libri<n>mix_test.csv`` and, for a corpus with real voices,
+    ``libri<n>mix_test_real.csv``.
 
     Arguments
     ---------
@@ -51,4 +56,6 @@ def prepare_librimix(
     folders = {s: s for s in signal_names(n_spks, noise=librimix_addnoise)}
     folders["mix"] = "mix_both" if librimix_addnoise else "mix_clean"
     prefix = f"libri{n_spks}mix"
-    write_split_csvs(datapath, savepath, folders, prefix, fs, SPLITS)
+    write_split_csvs(
+        datapath, savepath, folders, prefix, fs, SPLITS, optional=[REAL_TEST]
+    )

@@ -10,8 +10,8 @@ With ``use_wham_noise`` the mixtures are ``mix_both`` and carry their noise
 (speed-perturbed sources are remixed with it); the targets stay the clean
 sources, and dynamic mixing takes its noise from train-360/noise. Dynamic
 mixing reads LibriSpeech's layout (speaker id = the folder two levels up).
-Multi-GPU, CPU DDP and resuming work as in recipes/WSJ0Mix/train.py; the
-Brain lives in lobes.training.
+Multi-GPU, CPU DDP, resuming and the real-voice test split work as in
+recipes/WSJ0Mix/train.py; the Brain lives in lobes.training.
 
 Authors
  * sepformer-lobes contributors 2026

@@ -7,8 +7,9 @@ speakers in noise; the targets are the clean sources).
 
 The noise is handled here: examples carry it (the CSVs' ``noise_wav``) so
 speed-perturbed sources are remixed with it, and dynamic mixing draws noise
-from the training noise folder. Multi-GPU, CPU DDP and resuming work as in
-recipes/WSJ0Mix/train.py; the Brain lives in lobes.training.
+from the training noise folder. Multi-GPU, CPU DDP, resuming and the
+real-voice test split work as in recipes/WSJ0Mix/train.py; the Brain lives
+in lobes.training.
 
 Authors
  * sepformer-lobes contributors 2025

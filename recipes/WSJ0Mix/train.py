@@ -6,7 +6,10 @@
 
 Multi-GPU: torchrun --nproc_per_node=4 train.py hparams/resepformer.yaml ...
 CPU DDP: add --device=cpu --distributed_backend=gloo. Starting again with the
-same output folder resumes from the last checkpoint. The Brain, data
+same output folder resumes from the last checkpoint. A corpus with a
+real-voice test split (the embedded corpus's tt_real, see prepare_data.py)
+is scored on it too, after the test set: test_results_real.csv beside
+test_results.csv (--test_real_data= turns it off). The Brain, data
 pipeline and metrics live in lobes.training.
 
 Authors
