@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from bench.tables import RESULTS, markdown_table, write_csv, write_text
+from bench.tables import RESULTS, markdown_table, write_csv
 from demo.training import (
     CORPUS,
     STEPS_PER_EPOCH,
@@ -40,6 +40,7 @@ from demo.training import (
 )
 from hparams import MODELS
 from lobes.attention import count_macs
+from lobes.files import write_text
 from lobes.training.brain import LOSS
 from lobes.training.results import FILE, REAL_FILE, read_test_results
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from lobes.files import replacing
 from lobes.training.results import read_test_results
 
 
@@ -148,8 +149,7 @@ def spectrogram_figure(
     axes[-1].set_xlabel("seconds")
     fig.suptitle(f"RE-SepFormer demo, {kind} {example}")
     fig.tight_layout()
-    partial = figure.with_name(figure.stem + ".partial.png")
-    fig.savefig(partial, dpi=100)
+    with replacing(figure) as partial:
+        fig.savefig(partial, dpi=100)
     plt.close(fig)
-    partial.replace(figure)
     return example

@@ -13,13 +13,13 @@ apart.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from string import Template
 
 from hparams import FOLDER, MODELS, ModelDefinition
 from lobes.corpus.layouts import LAYOUTS
+from lobes.files import write_text
 
 RECIPES = FOLDER.parent / "recipes"
 TEMPLATE = RECIPES / "template.yaml"
@@ -166,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     for path, text in recipe_files().items():
         if path in stale:
-            partial = path.with_name(path.name + ".partial")
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, path)
+            write_text(path, text)
             print(f"wrote {path.relative_to(RECIPES.parent)}")
     return 0
 

@@ -16,6 +16,10 @@ Around them:
 
 - ``lobes.model``: encoder -> masknet -> decoder (``EncoderMaskerDecoder``)
   and the masknet contract (``capabilities``);
+- ``lobes.files``: files and folders that appear only when complete
+  (temporary name, then rename), for everything the package writes;
+- ``lobes.errors``: every command line's errors in one line (the
+  traceback under ``--debug`` or ``LOBES_DEBUG=1``);
 - ``lobes.training``: the ``Separation`` Brain, its data, dynamic mixing,
   metrics and the recipe driver;
 - ``lobes.inference``: separating recordings of any length, streaming,

@@ -5,7 +5,8 @@ cannot work, 1: a failure), the traceback only under ``--debug`` or
 ``LOBES_DEBUG=1``; nothing is lost (no input written over, no existing
 output replaced without ``--overwrite``, no partial file after a full disk,
 a failed export leaves the folder it would replace as it was, no empty
-output folder); ``--help`` answers without importing torch."""
+output folder; a damaged checkpoint is skipped, as training's recovery
+does); ``--help`` answers without importing torch."""
 
 import errno
 import hashlib
@@ -23,9 +24,9 @@ from test_export import fake_run
 from test_separate import RATE, RESEPFORMER, pretrained_folder, tones
 
 from hparams import MODELS
-from lobes.inference import files
+from lobes import files
+from lobes.errors import CommandError
 from lobes.inference.cli import export_main, separate_main
-from lobes.inference.errors import CommandError
 from lobes.inference.separator import Separator
 from lobes.resepformer import RESepFormer
 
@@ -514,20 +515,32 @@ def test_normalize_peaks_each_output_at_one(models, inputs, tmp_path):
 # --------------------------------------------------------------------------
 
 
+def truncate(path: Path) -> None:
+    """Cuts a file to a third, as a kill or a full disk does."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """A recipe run (one checkpoint of a tiny RE-SepFormer), and a copy
-    whose masknet.ckpt is truncated."""
+    """A recipe run (one checkpoint of a tiny RE-SepFormer); a copy whose
+    masknet.ckpt is truncated; a run with two checkpoints, the better
+    (the one the recipe evaluates) truncated."""
     root = tmp_path_factory.mktemp("runs")
     fake_run(root / "run", "resepformer", MODELS["resepformer"].tiny)
     shutil.copytree(root / "run", root / "broken")
     (checkpoint,) = (root / "broken" / "save").glob("CKPT+*")
-    data = (checkpoint / "masknet.ckpt").read_bytes()
-    (checkpoint / "masknet.ckpt").write_bytes(data[: len(data) // 3])
+    truncate(checkpoint / "masknet.ckpt")
+    two = fake_run(root / "two", "resepformer", MODELS["resepformer"].tiny)
+    better = two["checkpointer"].save_checkpoint(
+        meta={"si-snr": 0.5, "end-of-epoch": True}
+    )
+    truncate(better.path / "masknet.ckpt")
     return {
         "run": root / "run",
         "broken": root / "broken",
         "broken_ckpt": checkpoint / "masknet.ckpt",
+        "two": root / "two",
+        "two_damaged": better.path,
     }
 
 
@@ -535,16 +548,50 @@ def test_a_failed_export_leaves_the_folder_as_it_was(runs, tmp_path, capsys):
     out = tmp_path / "pretrained" / "good"
     assert call(export_main, [runs["run"], out], capsys)[0] == 0
     before = digest(out.parent)
-    status, text = call(export_main, [runs["broken"], out], capsys)
+    broken = runs["broken_ckpt"].parent  # given: exported as it is
+    status, text = call(export_main, [broken, out], capsys)
     assert status == 1 and "Traceback" not in text
     assert f"{runs['broken_ckpt']} cannot be read: truncated or corrupt" in text
     assert f"Nothing was written to {out}" in text
     assert digest(out.parent) == before  # no temporary folder left either
     # a new OUT_DIR is not even created
-    status, _ = call(
-        export_main, [runs["broken"], tmp_path / "x" / "y"], capsys
-    )
+    status, _ = call(export_main, [broken, tmp_path / "x" / "y"], capsys)
     assert status == 1 and not (tmp_path / "x").exists()
+
+
+def test_export_skips_a_damaged_checkpoint(runs, tmp_path, capsys, caplog):
+    """From a run folder, a damaged checkpoint is skipped as training's
+    recovery skips it (one log line naming it), and the best complete one
+    is exported; a run with none left is refused in one line."""
+    damaged = runs["two_damaged"]
+    (good,) = [p for p in (runs["two"] / "save").glob("CKPT+*") if p != damaged]
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="lobes"):
+        status, text = call(export_main, [runs["two"], out], capsys)
+    assert status == 0, text
+    assert (out / "masknet.ckpt").read_bytes() == (
+        good / "masknet.ckpt"
+    ).read_bytes()
+    assert f"(checkpoint {good.name})" in (out / "hyperparams.yaml").read_text()
+    (warning,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "lobes.training.checkpoints"
+    ]
+    assert warning.startswith(
+        f"Skipping checkpoint {damaged}: masknet.ckpt is truncated"
+    )
+    assert "\n" not in warning and "previous complete checkpoint" in warning
+    # no complete checkpoint left: refused, nothing written
+    status, text = call(export_main, [runs["broken"], tmp_path / "x"], capsys)
+    assert status == 1 and "Traceback" not in text
+    (line,) = text.strip().splitlines()
+    assert line.startswith(
+        f"python -m lobes.export: error: {runs['broken_ckpt'].parent} cannot "
+        "be exported: masknet.ckpt is truncated or unreadable"
+    )
+    assert "the run has no complete checkpoint" in line
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_full_disk_during_export_leaves_the_folder_as_it_was(

@@ -1,6 +1,6 @@
 """Writes the pull-request folder (see the package docstring), atomically:
 everything goes to a temporary folder beside the output, which then takes
-the output's place.
+the output's place (`lobes.files.write_folder`).
 
 The lobe modules and their test files are copied with our module paths
 rewritten (`upstream.rename`); then their imports are sorted the way
@@ -11,12 +11,11 @@ nothing else is reformatted, so SpeechBrain's ``ruff check`` and ``ruff
 format --check`` pass on the written files only if they pass on ours.
 """
 
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from lobes.files import write_folder
 from upstream.pull_request import pull_request_text
 from upstream.recipes import FOLDER, recipe_files
 from upstream.rename import (
@@ -95,38 +94,6 @@ def read_files(folder: Path) -> dict[str, str]:
     }
 
 
-def replace_folder(new: Path, out: Path) -> None:
-    """Moves ``new`` to ``out``. An existing ``out`` is first renamed away
-    (then deleted), so that ``out`` is always either the old folder or the
-    whole new one, never a partial one.
-
-    Arguments
-    ---------
-    new : Path
-        The folder written, on the same file system as ``out``.
-    out : Path
-        Where it goes.
-
-    Example
-    -------
-    >>> base = Path(tempfile.mkdtemp())
-    >>> for name in ("new", "out"):
-    ...     (base / name).mkdir()
-    ...     _ = (base / name / "a.txt").write_text(name)
-    >>> replace_folder(base / "new", base / "out")
-    >>> read_files(base / "out"), [p.name for p in base.iterdir()]
-    ({'a.txt': 'new'}, ['out'])
-    >>> shutil.rmtree(base)
-    """
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(old / out.name)
-    new.rename(out)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def write(out: Path) -> dict[str, str]:
     """Writes the pull-request folder to ``out``, replacing it.
 
@@ -147,16 +114,14 @@ def write(out: Path) -> dict[str, str]:
         When a written file still refers to this project (see
         `upstream.rename.project_references`), or imports cannot be sorted.
     """
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    try:
-        new.chmod(0o755)
+    files = {}
+
+    def fill(new: Path) -> None:
         for path, text in (lobe_files() | recipe_files()).items():
             (new / path).parent.mkdir(parents=True, exist_ok=True)
             (new / path).write_text(text, encoding="utf-8")
         sort_imports(new)
-        files = read_files(new)
+        files.update(read_files(new))
         left = {p: project_references(t) for p, t in files.items()}
         left = {p: lines for p, lines in left.items() if lines}
         if left:
@@ -164,10 +129,8 @@ def write(out: Path) -> dict[str, str]:
         (new / PULL_REQUEST).write_text(
             pull_request_text(files), encoding="utf-8"
         )
-        replace_folder(new, out)
-    except BaseException:
-        shutil.rmtree(new, ignore_errors=True)
-        raise
+
+    write_folder(Path(out).resolve(), fill)
     return files
 
 

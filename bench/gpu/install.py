@@ -5,21 +5,22 @@
 does for these wheels, without pip (a bare machine may have none): it
 unpacks each wheel of the manifest (`bench.gpu.wheels`) into a temporary
 folder, moves the contents of ``*.data/purelib`` and ``*.data/platlib`` to
-its top, and renames it to TARGET once complete. A TARGET made from the
-same manifest is kept as it is. It fails with one line when the wheels
-are missing or built for another Python. Standard library only: it runs
-before the wheels are in place.
+its top, and renames it to TARGET once complete
+(`lobes.files.write_folder`). A TARGET made from the same manifest is kept
+as it is. It fails with one line when the wheels are missing or built for
+another Python. Standard library only (and `lobes.files`, which is too):
+it runs before the wheels are in place.
 """
 
 import argparse
 import shutil
 import sys
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.gpu.wheels import MANIFEST, read_manifest
+from lobes.files import write_folder
 
 STAMP = ".installed"
 
@@ -94,17 +95,13 @@ def install(wheels: Path, target: Path) -> bool:
     stamp = target / STAMP
     if stamp.is_file() and stamp.read_text() == manifest:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
-    try:
+
+    def fill(tmp: Path) -> None:
         for path in paths:
             unpack(path, tmp)
         (tmp / STAMP).write_text(manifest)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_folder(target, fill)
     return True
 
 

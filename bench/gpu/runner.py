@@ -20,6 +20,7 @@ import torch
 from bench.gpu.budget import LENGTH_EXPONENTS, Budget
 from bench.suite.measure import is_out_of_memory
 from bench.tables import RESULTS
+from lobes.errors import brief
 
 FAILED = ("oom", "failed", "timeout")
 NO_CUDA = "skipped: no CUDA"  # a CUDA-only reading of a run on the CPU
@@ -74,12 +75,6 @@ class Point:
         return {**self.label, "reason": "", **outcome}
 
 
-def first_line(error: BaseException) -> str:
-    """An exception as one short line for a table."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:200]
-
-
 def attempt(run: Callable[[], dict]) -> dict:
     """Runs a point's measurement, turning an exception into its outcome.
 
@@ -96,7 +91,7 @@ def attempt(run: Callable[[], dict]) -> dict:
         return {"status": "ok", **run()}
     except Exception as error:  # recorded in the row, never fatal
         status = "oom" if is_out_of_memory(error) else "failed"
-        return {"status": status, "reason": first_line(error)}
+        return {"status": status, "reason": brief(error, width=180)}
 
 
 def release_memory(failed: bool = False) -> None:

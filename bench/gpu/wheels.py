@@ -24,12 +24,12 @@ networkx come with torch.
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from lobes.files import write_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = ROOT / "constraints.txt"
@@ -172,7 +172,8 @@ def build(
     """Downloads the wheels into dest, unless it holds them already.
 
     The download goes to a temporary folder beside dest, which replaces
-    dest only once complete (an interrupted run leaves dest as it was).
+    dest only once complete (`lobes.files.write_folder`: an interrupted
+    run leaves dest as it was).
 
     Arguments
     ---------
@@ -189,24 +190,15 @@ def build(
         The wheels, in the order of names.
     """
     reqs = requirements(names)
+
+    def fill(tmp: Path) -> None:
+        subprocess.run(download_command(reqs, tmp, python_version), check=True)
+        files = [wheel_of(req, tmp).name for req in reqs]
+        lines = [manifest_header(reqs, python_version), *files]
+        (tmp / MANIFEST).write_text("\n".join(lines) + "\n")
+
     if not up_to_date(dest, reqs, python_version):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{dest.name}-", dir=dest.parent))
-        try:
-            cmd = download_command(reqs, tmp, python_version)
-            subprocess.run(cmd, check=True)
-            files = [wheel_of(req, tmp).name for req in reqs]
-            lines = [manifest_header(reqs, python_version), *files]
-            (tmp / MANIFEST).write_text("\n".join(lines) + "\n")
-            if dest.exists():
-                old = dest.with_name(f"{tmp.name}-old")
-                dest.rename(old)
-                tmp.rename(dest)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_folder(dest, fill)
     return [dest / name for name in read_manifest(dest)[1]]
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from speechbrain.utils.logger import get_logger
 
 from lobes.corpus.voice_catalogue import Package
+from lobes.files import write_folder
 
 logger = get_logger(__name__)
 
@@ -207,11 +208,10 @@ def _apt(args, folder):
 
 
 def _unpack(deb, sha256, folder):
-    """Unpacks ``deb`` to ``folder``, which appears only when complete."""
-    if folder.exists():  # an older, unchecked attempt
-        shutil.rmtree(folder)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".unpack-"))
-    try:
+    """Unpacks ``deb`` to ``folder``, which appears only when complete
+    (replacing an older, unchecked attempt)."""
+
+    def fill(tmp):
         run = subprocess.run(
             ["dpkg-deb", "-x", str(deb), str(tmp)],
             capture_output=True,
@@ -222,9 +222,7 @@ def _unpack(deb, sha256, folder):
             last = (run.stderr.strip().splitlines() or ["failed"])[-1]
             raise FetchError(f"dpkg-deb -x {deb.name}: {last}")
         (tmp / MARKER).write_text(sha256 + "\n")
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+
+    write_folder(folder, fill)
     logger.info("Unpacked %s to %s", deb.name, folder)
     return folder

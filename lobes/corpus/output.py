@@ -7,10 +7,11 @@ Authors
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from speechbrain.utils.logger import get_logger
+
+from lobes.files import folder_problem
 
 logger = get_logger(__name__)
 
@@ -58,12 +59,10 @@ def prepare_output(out: Path, overwrite: bool) -> None:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
+    problem = folder_problem(out)
+    if problem is not None:
         raise OSError(
-            f"cannot write the corpus to {out} ({err.strerror or err}); "
-            "choose a writable OUT_DIR"
-        ) from err
+            f"cannot write the corpus to {out} ({problem}); choose a "
+            "writable OUT_DIR"
+        )
+    out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from speechbrain.utils.logger import get_logger
 from lobes.corpus.debian import MARKER, FetchError, default_cache, fetch
 from lobes.corpus.vad import join_pieces, speech_segments
 from lobes.corpus.voice_catalogue import PACKAGES, VOICES, Package, Voice
+from lobes.files import write_text
 
 logger = get_logger(__name__)
 
@@ -231,21 +232,15 @@ class RealVoices:
                 f"| {name} | {version} | {sha256} | {package.copyright} | "
                 f"{package.licence} |"
             )
-        _write_text(out / CREDITS, "\n".join(lines) + "\n")
+        write_text(out / CREDITS, "\n".join(lines) + "\n")
         licences = out / LICENCES
         licences.mkdir(exist_ok=True)
         for name in names:
             source = self.roots[name] / self.packages[name].doc
             if source.is_file():
                 target = licences / f"{name}.copyright"
-                _write_text(target, source.read_text(errors="replace"))
+                write_text(target, source.read_text(errors="replace"))
         return [CREDITS, LICENCES]
-
-
-def _write_text(path, text):
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
 
 
 def load_real_voices(

@@ -10,10 +10,11 @@ pretrained folders they load from.
 - `export`: pretrained folders from recipe runs; `convert`: from upstream
   RE-SepFormers.
 - `model_card`: the README.md of a pretrained folder.
-- `files`: files and folders that appear only when complete.
-- `batch`: separating a list of files into a folder, nothing lost.
+- `batch`: separating a list of files into a folder, nothing lost (files
+  and folders appear only when complete: `lobes.files`).
 - `cli`: ``python -m lobes.separate`` and ``python -m lobes.export``
-  (`errors`: one line per error; `defaults`: the settings in ``--help``).
+  (one line per error: `lobes.errors`; `defaults`: the settings in
+  ``--help``).
 
 The names below are imported on first use, so that the command lines answer
 ``--help`` without loading torch.

@@ -10,7 +10,7 @@
   ``overwrite``) over existing files;
 - `separate_files`: each file separated and its outputs written under
   temporary names, renamed into place once complete
-  (`lobes.inference.files.write_files`); a file that fails is named with
+  (`lobes.files.replacing_all`); a file that fails is named with
   its problem and the others go on; the summary is always printed;
   ``OUT_DIR`` is created with the first output.
 
@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lobes.inference.errors import FAILURE, CommandError, brief
-from lobes.inference.files import make_folders, remove_empty, write_files
+from lobes.errors import FAILURE, CommandError, brief
+from lobes.files import make_folders, remove_empty, replacing_all
 
 if TYPE_CHECKING:
     from lobes.inference.separator import BaseSeparator, Separator
@@ -94,7 +94,7 @@ def plan_outputs(
     >>> plan_outputs(["d/a.wav", "d/a_s1.wav"], Path("d"), 1)
     Traceback (most recent call last):
     ...
-    lobes.inference.errors.CommandError: d/a_s1.wav (an output of d/a.wav)...
+    lobes.errors.CommandError: d/a_s1.wav (an output of d/a.wav)...
     """
     by_path = {Path(p).resolve(): p for p in inputs}
     plan, claimed = [], {}
@@ -325,7 +325,8 @@ def _separate_one(
     out_dir = outputs[0].parent
     created += make_folders(out_dir)
     try:
-        write_files(outputs, write)
+        with replacing_all(outputs) as temps:
+            write(temps)
     except (OSError, sf.SoundFileError) as error:
         raise CommandError(
             f"{path}: its outputs cannot be written in {out_dir} "

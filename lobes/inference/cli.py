@@ -26,6 +26,14 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from lobes.errors import (
+    FAILURE,
+    USAGE,
+    CommandError,
+    debug_wanted,
+    report_errors,
+)
+from lobes.files import folder_problem
 from lobes.inference.batch import (
     load_separator,
     output_paths,
@@ -40,14 +48,6 @@ from lobes.inference.defaults import (
     RUNTIMES,
     WINDOW_SECONDS,
 )
-from lobes.inference.errors import (
-    FAILURE,
-    USAGE,
-    CommandError,
-    debug_wanted,
-    report_errors,
-)
-from lobes.inference.files import folder_problem
 
 __all__ = ["export_main", "output_paths", "separate_main", "setup_logging"]
 
@@ -232,7 +232,7 @@ def check_flags(args: argparse.Namespace) -> None:
     >>> check_flags(args)
     Traceback (most recent call last):
     ...
-    lobes.inference.errors.CommandError: --overlap 2.0 must be at most half...
+    lobes.errors.CommandError: --overlap 2.0 must be at most half...
     """
     if args.overlap > args.window / 2:
         raise CommandError(

@@ -13,7 +13,9 @@ self-contained pretrained folder (`export_run`; its format:
   loadables;
 - ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt``: the checkpoint's
   weights (by default the checkpoint the recipe evaluates, the one with the
-  best validation SI-SNR);
+  best validation SI-SNR among the complete ones: an incomplete or damaged
+  checkpoint is skipped, and named in the log, as training's recovery does,
+  `lobes.training.checkpoints.Checkpointer`);
 - ``README.md``: the model card (model, training data, test SI-SNRi and
   SDRi of the run, how to load it; `lobes.inference.model_card`).
 
@@ -50,7 +52,6 @@ from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
-from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.logger import get_logger
 
 from lobes.inference.convert import import_upstream
@@ -68,11 +69,10 @@ from lobes.inference.pretrained import (
     round_trip_yaml,
     write_pretrained,
 )
+from lobes.training.brain import CKPT_KEY
+from lobes.training.checkpoints import Checkpointer
 
 logger = get_logger(__name__)
-
-# the key the recipes checkpoint on: validation loss, i.e. -SI-SNR
-CKPT_KEY = "si-snr"
 
 
 def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
@@ -81,9 +81,9 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
     Arguments
     ---------
     path : str or Path
-        A recipe run's output folder (the checkpoint with the best
-        validation SI-SNR is taken, as the recipe's evaluation does), or
-        one ``save/CKPT+...`` folder in it.
+        A recipe run's output folder (the complete checkpoint with the
+        best validation SI-SNR is taken, as the recipe's evaluation does),
+        or one ``save/CKPT+...`` folder in it (taken as it is).
 
     Returns
     -------
@@ -114,21 +114,31 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
 
 
 def _best_checkpoint(save: Path) -> Path:
-    """The checkpoint under ``save`` that the recipe evaluates."""
+    """The checkpoint under ``save`` that the recipe evaluates, among the
+    complete ones (the others are skipped, each named in one log line)."""
     if not save.is_dir():
         raise FileNotFoundError(
             f"{save} not found: the run has no checkpoints yet (train it "
             "first), or pass a checkpoint folder."
         )
-    checkpointer = Checkpointer(save)
+    checkpointer = Checkpointer(save, required=LOADABLES)
     best = checkpointer.find_checkpoint(min_key=CKPT_KEY)
     if best is None:  # only intra-epoch checkpoints: the latest
         best = checkpointer.find_checkpoint()
-    if best is None:
-        raise FileNotFoundError(
-            f"No checkpoint (CKPT+...) in {save}: train the run first."
+    if best is not None:
+        return Path(best.path)
+    if checkpointer.skipped:
+        folder, problem = max(checkpointer.skipped.items())  # the latest
+        raise PretrainedError(
+            folder,
+            f"cannot be exported: {problem}, and the run has no complete "
+            "checkpoint",
+            "Train the run again, or pass a checkpoint folder from a "
+            "backup of the run.",
         )
-    return Path(best.path)
+    raise FileNotFoundError(
+        f"No checkpoint (CKPT+...) in {save}: train the run first."
+    )
 
 
 def export_run(
@@ -157,6 +167,8 @@ def export_run(
         ``out_dir``.
     """
     run, checkpoint = find_checkpoint(run_or_checkpoint)
+    given_run = Path(run_or_checkpoint).resolve() == run
+    evaluated = checkpoint if given_run else _evaluated_checkpoint(run)
     out = Path(out_dir).resolve()
     merge = check_out_dir(out, overwrite)
     recipe_path = run / "hyperparams.yaml"
@@ -210,7 +222,7 @@ def export_run(
             checkpoint,
             recipe,
             _validation_si_snr(checkpoint),
-            _evaluated_checkpoint(run),
+            evaluated,
         )
         card = model_card(out, hparams, modules, provenance)
         (folder / "README.md").write_text(card, encoding="utf-8")
@@ -240,10 +252,10 @@ def _validation_si_snr(checkpoint: Path) -> float | None:
 
 
 def _evaluated_checkpoint(run: Path) -> Path | None:
-    """The checkpoint the recipe evaluates (None: no checkpoints)."""
+    """The checkpoint the recipe evaluates (None: no complete one)."""
     try:
         return _best_checkpoint(run / "save")
-    except FileNotFoundError:
+    except (FileNotFoundError, PretrainedError):
         return None
 
 

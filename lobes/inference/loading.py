@@ -18,7 +18,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from ruamel.yaml.error import YAMLError
 
-from lobes.inference.errors import brief
+from lobes.errors import brief
 from lobes.inference.pretrained import LOADABLES
 
 

@@ -30,13 +30,12 @@ import copy
 import hashlib
 import logging
 import operator
-import os
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from lobes.inference.files import temp_path
+from lobes.files import replacing
 from lobes.inference.pretrained import LOADABLES
 from lobes.model import EncoderMaskerDecoder
 
@@ -298,8 +297,7 @@ def export_onnx(
         registry.setLevel(level)
     meta = onnx_metadata(cpu, sample_rate) | (metadata or {})
     onnx_program.model.metadata_props.update(meta)
-    temp = temp_path(path)
-    try:
+    with replacing(path) as temp:
         onnx_program.save(str(temp), external_data=False)
         if check_samples:
             error = max_onnx_error(cpu, temp, tuple(check_samples))
@@ -310,9 +308,6 @@ def export_onnx(
                     f"{ATOL:g}): nothing written to {path}."
                 )
             logger.info(f"ONNX Runtime agrees with torch within {error:.1e}")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
     return path
 
 

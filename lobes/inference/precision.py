@@ -23,6 +23,7 @@ from functools import cache
 import torch
 from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 
+from lobes.errors import brief
 from lobes.inference.defaults import PRECISIONS
 
 
@@ -59,7 +60,7 @@ def _autocast_problem(device_type: str, dtype: torch.dtype) -> str | None:
             x = torch.ones(2, 2, device=device_type)
             out = torch.mm(x, x)
     except (RuntimeError, ValueError) as error:
-        return str(error).strip().splitlines()[0]
+        return brief(error)
     if out.dtype != dtype:  # older torch: a warning, and autocast disabled
         return f"torch {torch.__version__} has no {dtype} autocast there"
     return None

@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.tag import Tag
 
-from lobes.inference.files import folder_problem, write_folder
+from lobes.files import folder_problem, write_folder
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def check_out_dir(out: Path, overwrite: bool = False) -> bool:
 def write_pretrained(
     out: Path, fill: Callable[[Path], None], merge: bool, onnx: bool = False
 ) -> None:
-    """Writes a pretrained folder through `lobes.inference.files.write_folder`
+    """Writes a pretrained folder through `lobes.files.write_folder`
     (temporary folder, then put in place), saying how many other files of
     ``out`` were kept.
 

@@ -5,14 +5,16 @@ names) a checkpoint that is not.
 SpeechBrain writes ``CKPT.yaml`` first and then the weights into the
 checkpoint's folder, so a kill or a full disk in between leaves a folder
 that every later run tries to load. Here a checkpoint is written into a
-hidden folder (``.CKPT+...partial``), flushed to disk, then renamed to its
-``CKPT+...`` name; a checkpoint is deleted by renaming it away first; a
-failed save removes what it wrote and says which checkpoint is kept. On
-recovery, a checkpoint whose ``CKPT.yaml`` is unreadable, which lacks a
-file of a recoverable, or whose weights are truncated (what an interrupted
-run of plain SpeechBrain leaves) is skipped with one line naming it, and
-the previous complete one is loaded. The format of a checkpoint is
-SpeechBrain's: runs saved by either load with either.
+hidden folder (``.CKPT+....partial``), flushed to disk, then renamed to its
+``CKPT+...`` name; a checkpoint is deleted by renaming it away first
+(`lobes.files.remove_folder`); a failed save removes what it wrote and says
+which checkpoint is kept. On recovery, a checkpoint whose ``CKPT.yaml`` is
+unreadable, which lacks a file of a recoverable (or of a ``required``
+name), or whose weights are truncated (what an interrupted run of plain
+SpeechBrain leaves) is skipped with one line naming it, and the previous
+complete one is loaded; ``python -m lobes.export`` picks a run's
+checkpoint the same way. The format of a checkpoint is SpeechBrain's: runs
+saved by either load with either.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -22,6 +24,7 @@ import logging
 import os
 import shutil
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -40,19 +43,26 @@ from speechbrain.utils.distributed import (
 )
 from speechbrain.utils.logger import get_logger
 
-from lobes.training.atomic import PARTIAL, sync
-from lobes.training.errors import CheckpointError, UsageError, reason
+from lobes.errors import brief
+from lobes.files import OLD, PARTIAL, remove_folder, replace_folder, sync
+from lobes.training.errors import CheckpointError, UsageError
 
 logger = get_logger(__name__)
 
-DELETED = ".deleted"  # suffix of a checkpoint being deleted
 META_KEYS = ("unixtime", "end-of-epoch")  # what SpeechBrain's meta holds
 
 
 class Checkpointer(sb_checkpoints.Checkpointer):
     """SpeechBrain's ``Checkpointer`` with checkpoints that appear only
     when complete and recovery that skips incomplete ones (see the module
-    docstring). Same arguments and checkpoint format.
+    docstring). Same arguments and checkpoint format, and:
+
+    Arguments
+    ---------
+    required : sequence of str
+        Names whose ``<name>.ckpt`` a checkpoint must hold to be used,
+        beside the recoverables' (for a reader that loads the files
+        itself, e.g. ``lobes.export``).
 
     Example
     -------
@@ -67,16 +77,19 @@ class Checkpointer(sb_checkpoints.Checkpointer):
     True
     """
 
-    def __init__(self, checkpoints_dir, *args, **kwargs):
+    def __init__(
+        self, checkpoints_dir, *args, required: Sequence[str] = (), **kwargs
+    ):
         try:
             super().__init__(checkpoints_dir, *args, **kwargs)
         except OSError as error:
             raise UsageError(
                 f"Cannot create the checkpoint folder {checkpoints_dir} "
-                f"({reason(error)}): pass --output_folder=<a folder you can "
+                f"({brief(error)}): pass --output_folder=<a folder you can "
                 "write to>."
             ) from error
-        self._reported: dict[Path, str] = {}  # skipped folders, named
+        self.required = tuple(required)
+        self.skipped: dict[Path, str] = {}  # folders skipped (named): why
         self._read_files: dict[Path, tuple] = {}  # files read, by folder
 
     def save_checkpoint(
@@ -117,7 +130,7 @@ class Checkpointer(sb_checkpoints.Checkpointer):
             if isinstance(error, OSError):
                 raise CheckpointError(
                     f"Cannot save a checkpoint in {self.checkpoints_dir} "
-                    f"({reason(error)}). {self._kept()}"
+                    f"({brief(error)}). {self._kept()}"
                 ) from error
             raise
         finally:
@@ -142,9 +155,8 @@ class Checkpointer(sb_checkpoints.Checkpointer):
         for file in written.iterdir():
             sync(file)
         sync(written)
-        if final.exists():  # a custom name saved again
-            self._delete(final)
-        os.rename(written, final)
+        self._read_files.pop(final, None)  # a custom name saved again
+        replace_folder(written, final)
         sync(final.parent)
 
     def _kept(self) -> str:
@@ -195,16 +207,13 @@ class Checkpointer(sb_checkpoints.Checkpointer):
 
     def _delete(self, folder: Path) -> None:
         """Renames a checkpoint folder away (atomic), then removes it."""
-        gone = folder.with_name(f".{folder.name}{DELETED}")
-        shutil.rmtree(gone, ignore_errors=True)
-        os.rename(folder, gone)
         self._read_files.pop(folder, None)
-        shutil.rmtree(gone)
+        remove_folder(folder)
 
     def _remove_leftovers(self) -> None:
         """Removes what a killed save or deletion left (hidden folders)."""
         for path in self.checkpoints_dir.glob(f".{CKPT_PREFIX}*"):
-            if path.is_dir() and path.name.endswith((PARTIAL, DELETED)):
+            if path.is_dir() and path.name.endswith((PARTIAL, OLD)):
                 shutil.rmtree(path, ignore_errors=True)
 
     def list_checkpoints(self):
@@ -220,12 +229,12 @@ class Checkpointer(sb_checkpoints.Checkpointer):
             checkpoint, problem = self._read(folder)
             if problem is None:
                 checkpoints.append(checkpoint)
-            elif self._reported.get(folder) != problem:
-                self._reported[folder] = problem
+            elif self.skipped.get(folder) != problem:
+                self.skipped[folder] = problem
                 logger.warning(
                     f"Skipping checkpoint {folder}: {problem} (left by an "
-                    "interrupted run). Training resumes from the previous "
-                    "complete checkpoint; delete this folder to silence "
+                    "interrupted run?). The previous complete checkpoint, "
+                    "if any, is used instead; delete this folder to silence "
                     "this message."
                 )
         return checkpoints
@@ -238,7 +247,7 @@ class Checkpointer(sb_checkpoints.Checkpointer):
             with os.scandir(folder) as entries:
                 files = {e.name: e.stat() for e in entries if e.is_file()}
         except OSError as error:
-            return None, f"it cannot be read ({reason(error)})"
+            return None, f"it cannot be read ({brief(error)})"
         stamp = sorted((n, s.st_size, s.st_mtime_ns) for n, s in files.items())
         if self._read_files.get(folder, (None,))[0] != stamp:
             self._read_files[folder] = (stamp, *_read_files(folder, files))
@@ -250,7 +259,7 @@ class Checkpointer(sb_checkpoints.Checkpointer):
         }
         missing = [
             name + PARAMFILE_EXT
-            for name in self.recoverables
+            for name in [*self.recoverables, *self.required]
             if name not in paramfiles and not self._optional(name)
         ]
         if problem is None and missing:
@@ -280,7 +289,7 @@ class Checkpointer(sb_checkpoints.Checkpointer):
             super().load_checkpoint(checkpoint)
         except (OSError, RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(
-                f"Cannot load checkpoint {checkpoint.path}: {reason(error)}. "
+                f"Cannot load checkpoint {checkpoint.path}: {brief(error)}. "
                 "If the model options changed since it was saved, pass those "
                 "options again or a new --output_folder; if it is damaged, "
                 "move it out of the folder to resume from the previous one."
@@ -295,7 +304,7 @@ def _read_files(folder: Path, files: dict) -> tuple[dict | None, str | None]:
         with open(folder / METAFNAME, encoding="utf-8") as f:
             meta = yaml.safe_load(f)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return None, f"its {METAFNAME} cannot be read ({reason(error)})"
+        return None, f"its {METAFNAME} cannot be read ({brief(error)})"
     if not isinstance(meta, dict) or not all(k in meta for k in META_KEYS):
         return None, f"its {METAFNAME} is empty or incomplete"
     for name in sorted(files):
@@ -318,5 +327,5 @@ def _file_problem(path: Path) -> str | None:
             with zipfile.ZipFile(path) as archive:
                 archive.infolist()
     except (OSError, zipfile.BadZipFile) as error:
-        return f"truncated or unreadable ({reason(error)})"
+        return f"truncated or unreadable ({brief(error)})"
     return None

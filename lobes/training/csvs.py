@@ -22,7 +22,7 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from lobes.training.atomic import replacing
+from lobes.files import replacing
 from lobes.training.audio_files import audio_frames, audio_info
 from lobes.training.errors import DataError
 

@@ -25,7 +25,6 @@ Authors
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,16 +36,13 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
+from lobes.errors import FAILURE, USAGE, debug_wanted, report_errors
+from lobes.files import folder_problem
 from lobes.model import EncoderMaskerDecoder
 from lobes.training.brain import CKPT_KEY, Separation
 from lobes.training.csvs import check_csv, csv_dataset, signal_names
 from lobes.training.dynamic_mixing import DynamicMixing
-from lobes.training.errors import (
-    CheckpointError,
-    DataError,
-    UsageError,
-    reason,
-)
+from lobes.training.errors import CheckpointError, DataError, UsageError
 from lobes.training.metrics import SDR_FILTER_LENGTH
 from lobes.training.overrides import check_overrides
 
@@ -135,20 +131,11 @@ def check_output_folder(folder: object) -> None:
             f"--output_folder={folder if folder is not None else ''}: give "
             "the folder for the run's checkpoints, logs and results."
         )
-    if os.path.exists(folder) and not os.path.isdir(folder):
+    problem = folder_problem(folder)
+    if problem is not None:
         raise UsageError(
-            f"--output_folder={folder} is a file, not a folder: pass a "
-            "folder (new or existing) for the run."
+            f"--output_folder={problem}: pass a folder you can write to."
         )
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise UsageError(
-            f"--output_folder={folder} cannot be used ({reason(error)}): "
-            "pass a folder you can write to."
-        ) from error
 
 
 def exit_status(error: BaseException) -> int | None:
@@ -173,29 +160,36 @@ def exit_status(error: BaseException) -> int | None:
     (2, 1, None)
     """
     if isinstance(error, UsageError):
-        return 2
+        return USAGE
     if isinstance(error, (DataError, CheckpointError, OSError)):
-        return 1
+        return FAILURE
     return None
 
 
 def run_recipe(main: Callable[[list[str]], object]) -> None:
     """Runs a recipe's ``main`` on ``sys.argv[1:]``; an error of
     `exit_status` ends the program with its one-line message, or with the
-    traceback when ``LOBES_DEBUG=1``.
+    traceback when ``LOBES_DEBUG=1`` (`lobes.errors.report_errors`); any
+    other error with its traceback.
 
     Arguments
     ---------
     main : callable
         The recipe's ``main(argv)``.
     """
-    try:
+
+    def command() -> int:
         main(sys.argv[1:])
-    except Exception as error:
+        return 0
+
+    def classify(error: Exception) -> tuple[int, str] | None:
         status = exit_status(error)
-        if status is None or os.environ.get("LOBES_DEBUG") == "1":
-            raise
-        print(f"{sys.argv[0]}: error: {error}", file=sys.stderr)
+        return None if status is None else (status, str(error))
+
+    status = report_errors(
+        sys.argv[0], command, classify, debug_wanted(), unexpected=""
+    )
+    if status:
         sys.exit(status)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lobes.training.atomic import replacing
+from lobes.files import replacing
 
 FILE = "test_results.csv"
 REAL_FILE = "test_results_real.csv"  # the real-voice test split's scores

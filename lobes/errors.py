@@ -1,21 +1,21 @@
-"""Errors as one line for the command lines: `CommandError` (a message and
-an exit status), `brief` (any exception in one line) and `report_errors`
-(the one line, or the traceback under ``--debug`` or ``LOBES_DEBUG=1``).
-Imports nothing heavy: ``--help`` stays fast.
+"""Errors in one line, for every command line of the package (the recipes'
+``train.py``, ``python -m lobes.separate``, ``python -m lobes.export``):
+`brief` (any exception in one line), `CommandError` (a message and an exit
+status) and `report_errors` (the one line, or the traceback under
+``--debug`` or ``LOBES_DEBUG=1``, `debug_wanted`). Imports only the
+standard library: ``--help`` stays fast.
 
 Authors
  * sepformer-lobes contributors 2026
 """
 
-import logging
 import os
 import sys
 from collections.abc import Callable
 
 USAGE = 2  # exit status of a command line that cannot work
 FAILURE = 1  # exit status of a command that failed
-
-logger = logging.getLogger(__name__)
+DEBUG_VARIABLE = "LOBES_DEBUG"  # =1: tracebacks instead of one line
 
 
 class CommandError(Exception):
@@ -42,14 +42,15 @@ class CommandError(Exception):
 
 def brief(error: BaseException, width: int = 100) -> str:
     """An exception in one short line: its type and the first line of its
-    message.
+    message, with the next one when the first ends with a colon (torch
+    says what went wrong there).
 
     Arguments
     ---------
     error : BaseException
         Any exception.
     width : int
-        Longest message kept.
+        Longest message kept (the type aside).
 
     Returns
     -------
@@ -57,13 +58,18 @@ def brief(error: BaseException, width: int = 100) -> str:
 
     Example
     -------
-    >>> brief(OSError(22, "Invalid argument"))
-    'OSError: [Errno 22] Invalid argument'
+    >>> brief(OSError(28, "No space left on device"))
+    'OSError: [Errno 28] No space left on device'
+    >>> brief(RuntimeError("Error(s) in loading:\\n\\tsize mismatch\\n\\t..."))
+    'RuntimeError: Error(s) in loading: size mismatch'
+    >>> brief(RuntimeError("boom\\nsecond line"))
+    'RuntimeError: boom'
     >>> brief(EOFError())
     'EOFError'
     """
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else ""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    kept = 2 if lines and lines[0].endswith(":") else 1
+    text = " ".join(lines[:kept])
     if len(text) > width:
         text = text[: width - 3] + "..."
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -81,7 +87,7 @@ def debug_wanted(flag: bool = False) -> bool:
     -------
     bool
     """
-    return flag or os.environ.get("LOBES_DEBUG") == "1"
+    return flag or os.environ.get(DEBUG_VARIABLE) == "1"
 
 
 def report_errors(
@@ -89,6 +95,7 @@ def report_errors(
     command: Callable[[], int],
     classify: Callable[[Exception], tuple[int, str] | None],
     debug: bool = False,
+    unexpected: str = "--debug",
 ) -> int:
     """Runs a command; an error it raises becomes one line on stderr and an
     exit status (with ``debug``, the traceback instead).
@@ -101,10 +108,14 @@ def report_errors(
         Runs the command, returns its exit status.
     classify : callable
         The exit status and the line of an expected error, or None for an
-        unexpected one (its type and message are given, with a hint at
-        ``--debug``).
+        unexpected one.
     debug : bool
-        Let the error through (its traceback).
+        Let every error through (its traceback).
+    unexpected : str
+        How to get the traceback of an unexpected error: its type and
+        message are given with a hint at it (the command's ``--debug``);
+        empty: it is let through (a recipe, which its user would otherwise
+        run again, for hours, to see it).
 
     Returns
     -------
@@ -117,6 +128,10 @@ def report_errors(
     ...     raise CommandError("--out x is a file.")
     >>> report_errors("prog", fails, lambda error: None)
     2
+    >>> def bug():
+    ...     raise KeyError("x")
+    >>> report_errors("prog", bug, lambda error: None)
+    1
     """
     try:
         return command()
@@ -125,11 +140,12 @@ def report_errors(
             raise
         message, status = str(error), error.status
     except Exception as error:
-        if debug:
-            raise
         known = classify(error)
+        if debug or (known is None and not unexpected):
+            raise
         if known is None:
-            message = f"{brief(error)} (rerun with --debug for the traceback)."
+            hint = f"rerun with {unexpected} for the traceback"
+            message = f"{brief(error)} ({hint})."
             status = FAILURE
         else:
             status, message = known
