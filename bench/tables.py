@@ -1,11 +1,13 @@
 """What the benchmarks write: Markdown tables, CSV files, and the folder
-the committed results live in (`RESULTS`, ``bench/results/``)."""
+the committed results live in (`RESULTS`, ``bench/results/``). Files are
+written whole or not at all (`lobes.files.write_text`)."""
 
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from lobes.files import write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -101,25 +103,3 @@ def write_csv(
     writer.writeheader()
     writer.writerows(rows)
     return write_text(path, text.getvalue())
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Writes a results file whole or not at all (a temporary file beside
-    it, then renamed over it), creating its folder.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> write_text(folder / "a" / "x.md", "# x").read_text()
-    '# x'
-    >>> sorted(p.name for p in (folder / "a").iterdir())
-    ['x.md']
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "w", newline="") as f:
-        f.write(text)
-    os.replace(partial, path)
-    return path

@@ -7,6 +7,7 @@ examples run as doctests: ``bench`` is among pytest's testpaths.)"""
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,15 @@ from bench import quality
 from bench.machine import machine_info
 from bench.points import failure_reason, run_point
 from bench.suite import measure
-from bench.suite.cli import config_from_args, parse_args
+from bench.suite.cli import config_from_args, main, parse_args
+from bench.suite.combine import write_combined
 from bench.suite.models import MODELS
-from bench.suite.plan import (
-    SuiteConfig,
-    counted_gmacs,
-    predict_peak,
-    run_suite,
-    skip_reason,
-)
+from bench.suite.plan import SuiteConfig, counted_gmacs, run_suite
 from bench.suite.report import markdown_report, write_outputs
+from bench.suite.skips import predict_peak, skip_reason
+from bench.tables import write_csv
 from hparams import MODELS as REGISTRY
+from lobes.errors import CommandError
 from lobes.training.brain import LOSS
 
 # RE-SepFormer paper, Tables 1, 3 and 4; ours as documented in README.md
@@ -247,6 +246,161 @@ def test_output_names_never_overwrite_the_full_run():
     assert name("--tiny") == "suite_tiny"
     config = config_from_args(parse_args(["--quick"]))
     assert config.lengths == [1.0, 4.0] and config.dtype == "fp32"
+    # other precisions and runtimes: their own files too
+    assert name("--models", "resepformer", "--precision", "bf16") == (
+        "suite_custom_bf16"
+    )
+    assert name("--precision", "fp32") == "suite"
+    onnx = config_from_args(parse_args(["--quick", "--runtime", "onnx"]))
+    assert (onnx.name, onnx.runtime, onnx.dtype) == (
+        "suite_quick_onnx",
+        "onnx",
+        "fp32",
+    )
+
+
+def test_onnx_runtime_needs_fp32_on_the_cpu(capsys):
+    """--runtime onnx with bf16 (or fp16) is one clear parser error."""
+    for precision in ("bf16", "fp16"):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(["--runtime", "onnx", "--precision", precision])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--runtime onnx measures fp32 models on the CPU" in err
+    with pytest.raises(ValueError, match="runtime onnx runs fp32"):
+        SuiteConfig(models=[], lengths=[], dtype="bf16", runtime="onnx")
+
+
+def test_tiny_suite_under_onnx_runtime(tmp_path, monkeypatch):
+    """--runtime onnx: our lobe is exported once and measured under ONNX
+    Runtime (never through torch), upstream RE-SepFormer in torch fp32 in
+    the same run; rows record the runtime, the ratios are the quotients,
+    the peak share is of the fp32 peak, and no ONNX file is left."""
+    measure_point = measure.measure_point
+
+    def torch_only_upstream(spec):
+        assert spec["model"] != "resepformer", "ran in torch"
+        return measure_point(spec)
+
+    monkeypatch.setattr(measure, "measure_point", torch_only_upstream)
+    left = set(Path(tempfile.gettempdir()).glob("bench-onnx-*"))
+    models = ["resepformer", "sb-resepformer"]
+    config = tiny_config(
+        tmp_path, models, runtime="onnx", name="suite_tiny_onnx"
+    )
+    infos, rows = run_suite(config)
+    paths = write_outputs(infos, rows, config)
+
+    with open(paths["csv"]) as f:
+        by = {(r["model"], float(r["seconds"])): r for r in csv.DictReader(f)}
+    assert {r["status"] for r in by.values()} == {"ok"}, by
+    peak = config.machine["peak_gflops"]["fp32"]
+    for seconds in TINY_LENGTHS:
+        ours = by[("resepformer", seconds)]
+        ref = by[("sb-resepformer", seconds)]
+        assert (ours["runtime"], ref["runtime"]) == ("onnx", "torch")
+        assert ours["dtype"] == ref["dtype"] == "fp32"
+        assert float(ours["time_s"]) > 0
+        assert float(ours["time_vs_sb-resepformer"]) == pytest.approx(
+            float(ours["time_s"]) / float(ref["time_s"])
+        )
+        macs = counted_gmacs(infos["resepformer"]["gmacs_per_s"], seconds)
+        assert float(ours["peak_fraction"]) == pytest.approx(
+            2 * macs * seconds / float(ours["time_s"]) / peak
+        )
+    assert infos["resepformer"]["onnx_export_s"] > 0
+    assert "onnx_export_s" not in infos["sb-resepformer"]
+    report = paths["md"].read_text()
+    assert report.startswith("# Benchmark suite: `suite_tiny_onnx` (ONNX")
+    assert "our lobes under ONNX Runtime" in report
+    assert not list(tmp_path.rglob("*.onnx"))
+    assert set(Path(tempfile.gettempdir()).glob("bench-onnx-*")) == left
+
+
+def suite_rows(run: str, times: dict, cpu: str = "CPU X") -> list[dict]:
+    """Rows of a suite CSV of one run (``fp32``, ``bf16`` or ``onnx``),
+    with times {(model, seconds): s}."""
+    ours = {"resepformer", "latent_xattn", "fsmn_flash"}
+    return [
+        dict(
+            model=model,
+            label=MODELS[model].label,
+            source=MODELS[model].source,
+            seconds=seconds,
+            dtype="fp32" if run == "onnx" else run,
+            runtime="onnx" if run == "onnx" and model in ours else "torch",
+            threads=2,
+            status="ok",
+            time_s=time_s,
+            peak_fraction=0.1 * time_s,
+            peak_gflops_fp32=200.0,
+            peak_gflops_bf16=800.0,
+            machine=f"{cpu}; 2 cores; 8 GB; torch 2; 2026-01-01",
+        )
+        for (model, seconds), time_s in times.items()
+    ]
+
+
+def test_combined_table_of_three_runs(tmp_path):
+    """fp32, bf16 and ONNX CSVs of one machine: one table, each cell the
+    run's time, its quotients by upstream RE-SepFormer's and SkiM's time
+    in the same CSV, and its peak share; mixed machines are refused."""
+    times = {
+        "fp32": {("resepformer", 4.0): 1.0, ("resepformer", 16.0): 4.0},
+        "bf16": {("resepformer", 4.0): 0.5, ("resepformer", 16.0): 2.0},
+        "onnx": {("resepformer", 4.0): 0.8, ("resepformer", 16.0): 3.0},
+    }
+    upstream = {"fp32": 2.0, "bf16": 1.0, "onnx": 2.5}  # per 4 s
+    paths = []
+    for run, ours in times.items():
+        for seconds in (4.0, 16.0):
+            ours[("sb-resepformer", seconds)] = upstream[run] * seconds / 4
+            ours[("sb-skim", seconds)] = 0.4 * seconds / 4
+        path = tmp_path / f"{run}.csv"
+        rows = suite_rows(run, ours)
+        if run == "fp32":  # a CSV of before the runtime column
+            for row in rows:
+                del row["runtime"]
+        paths.append(write_csv(rows, path))
+
+    written = main(["--combine", *map(str, paths), "--out", str(tmp_path)])
+    with open(written["csv"]) as f:
+        rows = csv.DictReader(f)
+        table = {(r["model"], float(r["seconds"])): r for r in rows}
+    assert set(table) == {
+        (m, s)
+        for m in ("resepformer", "sb-resepformer", "sb-skim")
+        for s in (4.0, 16.0)
+    }
+    for run, ours in times.items():
+        for seconds in (4.0, 16.0):
+            row = table[("resepformer", seconds)]
+            time_s = ours[("resepformer", seconds)]
+            assert float(row[f"{run}_time_s"]) == time_s
+            for ref in ("sb-resepformer", "sb-skim"):
+                assert float(row[f"{run}_vs_{ref}"]) == pytest.approx(
+                    time_s / ours[(ref, seconds)]
+                )
+            assert float(row[f"{run}_peak_fraction"]) == pytest.approx(
+                0.1 * time_s
+            )
+    report = written["md"].read_text()
+    assert written["md"].name == "suite_precisions.md"
+    assert "| model | length | fp32 | bf16 | ONNX |" in report
+    # 16 s: fp32 4 s, RE-SepFormer 8 s, SkiM 1.6 s, 40% of the peak
+    assert "| RESepFormer | 16 s | 4 (0.50, 2.50; 40%) |" in report
+    assert "CPU X" in report and "fp32 200, bf16 800" in report
+
+    other = write_csv(
+        suite_rows("bf16", times["bf16"], cpu="CPU Y"), tmp_path / "y.csv"
+    )
+    with pytest.raises(CommandError, match="combine runs of one machine"):
+        write_combined([paths[0], other], tmp_path)
+    with pytest.raises(CommandError, match="both bf16 runs"):
+        write_combined([paths[1], paths[1]], tmp_path / "o")
+    with pytest.raises(SystemExit) as exit_info:  # one line, exit status 2
+        main(["--combine", str(tmp_path / "missing.csv")])
+    assert exit_info.value.code == 2
 
 
 def test_quality_benchmark_compares_models_at_equal_compute():

@@ -1,6 +1,7 @@
 """The suite's command line, ``python -m bench.suite`` (see the `bench.suite`
 docstring): the parent runs the suite and writes its outputs; with
-``--point`` (a child process of the parent), it measures one point."""
+``--point`` (a child process of the parent), it measures one point; with
+``--combine``, it tabulates several runs (`bench.suite.combine`)."""
 
 import argparse
 import json
@@ -15,7 +16,9 @@ import torch
 import bench.suite
 from bench.machine import machine_info
 from bench.points import report
-from bench.suite.measure import DTYPES, point
+from bench.suite.combine import COMBINED_NAME, write_combined
+from bench.suite.figures import figures_from_csv
+from bench.suite.measure import point
 from bench.suite.models import MODELS
 from bench.suite.plan import (
     LENGTHS,
@@ -24,8 +27,13 @@ from bench.suite.plan import (
     SuiteConfig,
     run_suite,
 )
-from bench.suite.report import figures_from_csv, write_outputs
+from bench.suite.report import write_outputs
 from bench.tables import RESULTS
+from lobes.errors import CommandError
+from lobes.inference.defaults import PRECISIONS, RUNTIMES
+from lobes.inference.precision import check_precision
+
+PROG = "python -m bench.suite"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -41,7 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     argparse.Namespace
     """
     parser = argparse.ArgumentParser(
-        prog="python -m bench.suite",
+        prog=PROG,
         description=bench.suite.__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Models: " + ", ".join(MODELS),
@@ -51,9 +59,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument(
-        "--dtype",
-        choices=tuple(DTYPES),
-        help="fp32 or bf16 autocast (default: fp32 on CPU, bf16 on CUDA)",
+        "--precision",
+        choices=PRECISIONS,
+        help="SpeechBrain's precision: fp32, or bf16/fp16 autocast "
+        "(default: fp32 on CPU, bf16 on CUDA)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="torch",
+        help="onnx: our lobes exported once per run and measured under "
+        "ONNX Runtime, upstream's in torch (fp32, CPU; names end in _onnx)",
     )
     parser.add_argument(
         "--lengths",
@@ -109,10 +125,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="only draw the figures of a suite CSV beside it (of a run "
         "made without matplotlib)",
     )
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="only tabulate suite CSVs of one machine (fp32, bf16, ONNX) "
+        f"into OUT/NAME.{{md,csv}} (NAME default: {COMBINED_NAME})",
+    )
     parser.add_argument("--point", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.threads < 1:
         parser.error("--repeats and --threads must be at least 1")
+    if args.runtime == "onnx" and not args.point:
+        if args.device != "cpu" or args.precision not in (None, "fp32"):
+            parser.error(
+                "--runtime onnx measures fp32 models on the CPU: drop "
+                "--precision and --device (or use --runtime torch)."
+            )
+        from lobes.inference.onnx_export import require_onnx
+
+        try:
+            require_onnx()
+        except ImportError as error:
+            parser.error(str(error))
+    if args.precision and not args.point:
+        try:
+            check_precision(args.precision, args.device)
+        except ValueError as error:
+            parser.error(str(error))
     if args.device == "cuda" and not args.point:
         if not torch.cuda.is_available():
             parser.error(
@@ -141,8 +182,10 @@ def config_from_args(
     -------
     SuiteConfig
         Named after the run's kind (``suite``, ``suite_quick``,
-        ``suite_custom``, ``suite_tiny``; ``_cuda`` on the GPU), so that
-        no partial run overwrites the full run's files.
+        ``suite_custom``, ``suite_tiny``; ``_cuda`` on the GPU; then
+        ``_PRECISION`` when not the device's default, fp32 on the CPU and
+        bf16 on CUDA, and ``_onnx`` under ONNX Runtime), so that no run
+        overwrites another kind's files.
     """
     custom = args.lengths is not None or args.models is not None
     name = args.name or "suite" + (
@@ -154,15 +197,19 @@ def config_from_args(
         if custom
         else ""
     )
-    if args.device == "cuda" and not args.name:
-        name += "_cuda"
+    default = "bf16" if args.device == "cuda" else "fp32"
+    precision = args.precision or default
+    if not args.name:
+        name += "_cuda" if args.device == "cuda" else ""
+        name += "" if precision == default else f"_{precision}"
+        name += "_onnx" if args.runtime == "onnx" else ""
     lengths = args.lengths or (QUICK_LENGTHS if args.quick else LENGTHS)
-    dtype = args.dtype or ("bf16" if args.device == "cuda" else "fp32")
     return SuiteConfig(
         models=list(args.models or MODELS),
         lengths=sorted(set(lengths)),
         device=args.device,
-        dtype=dtype,
+        dtype=precision,
+        runtime=args.runtime,
         threads=args.threads,
         repeats=args.repeats,
         warmup_seconds=args.warmup_seconds,
@@ -189,14 +236,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path] | None:
     -------
     dict or None
         The files written (None for a point; with ``--figures``, the
-        figures only).
+        figures only; with ``--combine``, the combined table).
     """
     args = parse_args(argv)
     if args.point:  # child process: one measurement
         report(point(json.loads(args.point)))
         return None
-    if args.figures:
-        paths = figures_from_csv(args.figures)
+    if args.figures or args.combine:
+        try:
+            if args.figures:
+                paths = figures_from_csv(args.figures)
+            else:
+                name = args.name or COMBINED_NAME
+                paths = write_combined(args.combine, args.out, name)
+        except CommandError as error:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            raise SystemExit(error.status) from None
         for kind, path in paths.items():
             print(f"wrote {kind}: {path}", file=sys.stderr)
         return paths

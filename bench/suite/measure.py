@@ -3,7 +3,11 @@
 `point` runs one spec, as ``python -m bench.suite --point <json>`` does in
 a fresh process (`bench.points`): `info_point` counts a model's parameters
 and MACs, `measure_point` times it and reads its peak memory at one input
-length. The call measured is `lobes.model.EncoderMaskerDecoder.separate`.
+length, `peak_point` measures a matrix-product peak; the ONNX Runtime
+points are `bench.suite.onnx`'s. The call measured is
+`lobes.model.EncoderMaskerDecoder.separate`, in the precision of
+`lobes.inference.precision` (the one ``lobes.separate --precision``
+uses).
 """
 
 import functools
@@ -22,8 +26,22 @@ from bench.peak import matmul_peak
 from bench.suite.models import MODELS, samples
 from bench.timing import median, time_calls, time_calls_cuda
 from lobes.attention import count_macs
+from lobes.inference.defaults import PRECISIONS
+from lobes.inference.precision import autocast, precision_dtype
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+# autocast dtype of each precision (None: fp32, no autocast), for
+# bench.gpu.training
+DTYPES = {
+    name: None if name == "fp32" else precision_dtype(name)
+    for name in PRECISIONS
+}
+# what a failed allocation says (torch on CPU and CUDA, ONNX Runtime)
+OUT_OF_MEMORY = (
+    "out of memory",
+    "can't allocate memory",
+    "bad_alloc",
+    "failed to allocate memory",
+)
 
 
 def info_point(spec: dict) -> dict:
@@ -64,54 +82,58 @@ def info_point(spec: dict) -> dict:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """Whether an exception is a failed allocation (CPU or CUDA).
+    """Whether an exception is a failed allocation (torch on the CPU or
+    CUDA, ONNX Runtime).
 
     Example
     -------
     >>> is_out_of_memory(MemoryError()), is_out_of_memory(ValueError("x"))
     (True, False)
+    >>> is_out_of_memory(RuntimeError("Failed to allocate memory for ..."))
+    True
     """
     text = str(error).lower()
-    return isinstance(error, MemoryError | torch.OutOfMemoryError) or (
-        "out of memory" in text or "can't allocate memory" in text
+    return isinstance(error, MemoryError | torch.OutOfMemoryError) or any(
+        words in text for words in OUT_OF_MEMORY
     )
 
 
-def measure_point(spec: dict) -> dict:
-    """Time and peak memory of one model on spec['seconds'] of audio.
+def timed(
+    call: Callable[[object], object],
+    mix: object,
+    warm: object,
+    repeats: int,
+    cuda: bool = False,
+) -> dict:
+    """One warm-up call on ``warm``, then ``repeats`` timed calls on
+    ``mix``, with the memory they took (the measurement of a point, for
+    torch and ONNX Runtime alike).
 
     Arguments
     ---------
-    spec : dict
-        ``model``, ``tiny``, ``seconds``, ``device``, ``dtype`` (``fp32``
-        or ``bf16``: autocast), ``repeats``, ``warmup_seconds`` (length
-        of the warm-up call; None: the point's length) and ``profile``.
+    call : callable
+        Separates one input (a torch tensor, or an array for ONNX Runtime).
+    mix, warm : object
+        The input timed, and the (shorter or equal) warm-up input.
+    repeats : int
+        Timed calls.
+    cuda : bool
+        CUDA events and ``torch.cuda`` memory statistics (otherwise: wall
+        clock and this process's RSS).
 
     Returns
     -------
     dict
         ``status`` (``ok`` or ``oom``), and when ok ``time_s`` (median),
         ``times_s``, ``peak_mem`` and ``base_mem`` (bytes: peak, and held
-        before the first call; CPU: RSS, CUDA: allocated), optionally
-        ``profile`` (a torch.profiler table of one more call).
+        before the first call; CPU: RSS, CUDA: allocated) and ``mem_free``.
+
+    Example
+    -------
+    >>> result = timed(lambda x: sum(x), range(1000), range(10), repeats=2)
+    >>> result["status"], len(result["times_s"]), result["peak_mem"] > 0
+    ('ok', 2, True)
     """
-    device = torch.device(spec["device"])
-    cuda = device.type == "cuda"
-    if cuda and not torch.cuda.is_available():
-        raise RuntimeError("device cuda asked for, but no CUDA GPU is visible")
-    dtype = DTYPES[spec["dtype"]]
-    torch.manual_seed(0)
-    model = MODELS[spec["model"]].build(spec["tiny"]).to(device).eval()
-    mix = torch.randn(1, samples(spec["seconds"]), device=device)
-    warm_seconds = spec.get("warmup_seconds") or spec["seconds"]
-    warm = mix[:, : samples(min(warm_seconds, spec["seconds"]))]
-
-    def call(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(
-            device.type, dtype=dtype, enabled=dtype is not None
-        ):
-            return model.separate(x)  # no grad
-
     timer = time_calls_cuda if cuda else time_calls
     if cuda:
         torch.cuda.synchronize()
@@ -121,14 +143,14 @@ def measure_point(spec: dict) -> dict:
         base, free = current_rss(), available_memory()
     try:
         call(warm)
-        times = timer(lambda: call(mix), spec["repeats"], warmup=0)
-    except (RuntimeError, MemoryError) as error:
+        times = timer(lambda: call(mix), repeats, warmup=0)
+    except Exception as error:  # ONNX Runtime's errors are no RuntimeError
         if not is_out_of_memory(error):
             raise
         reason = str(error).strip().splitlines()[0][:200]
         return {"status": "oom", "reason": f"out of memory: {reason}"}
     peak = torch.cuda.max_memory_allocated() if cuda else peak_rss()
-    result = {
+    return {
         "status": "ok",
         "time_s": median(times),
         "times_s": times,
@@ -136,7 +158,50 @@ def measure_point(spec: dict) -> dict:
         "base_mem": base,
         "mem_free": free,
     }
-    if spec.get("profile"):
+
+
+def inputs(spec: dict, device: str = "cpu") -> tuple[torch.Tensor, ...]:
+    """The point's white-noise input (seed 0) and its warm-up prefix
+    (``warmup_seconds`` long, at most the point's length; None: all)."""
+    torch.manual_seed(0)
+    mix = torch.randn(1, samples(spec["seconds"]), device=device)
+    warm_seconds = spec.get("warmup_seconds") or spec["seconds"]
+    return mix, mix[:, : samples(min(warm_seconds, spec["seconds"]))]
+
+
+def measure_point(spec: dict) -> dict:
+    """Time and peak memory of one model on spec['seconds'] of audio, in
+    torch (`bench.suite.onnx.measure_onnx_point` for ONNX Runtime).
+
+    Arguments
+    ---------
+    spec : dict
+        ``model``, ``tiny``, ``seconds``, ``device``, ``dtype`` (the
+        precision: ``fp32``, ``bf16`` or ``fp16``, the last two under
+        autocast, `lobes.inference.precision.autocast`), ``repeats``,
+        ``warmup_seconds`` (length of the warm-up call; None: the
+        point's length) and ``profile``.
+
+    Returns
+    -------
+    dict
+        What `timed` returns, optionally with ``profile`` (a
+        torch.profiler table of one more call).
+    """
+    device = torch.device(spec["device"])
+    cuda = device.type == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise RuntimeError("device cuda asked for, but no CUDA GPU is visible")
+    torch.manual_seed(0)
+    model = MODELS[spec["model"]].build(spec["tiny"]).to(device).eval()
+    mix, warm = inputs(spec, device)
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        with autocast(spec["dtype"], device):
+            return model.separate(x)  # no grad
+
+    result = timed(call, mix, warm, spec["repeats"], cuda)
+    if result["status"] == "ok" and spec.get("profile"):
         result["profile"] = profile_table(lambda: call(mix), cuda)
     return result
 
@@ -167,11 +232,18 @@ def peak_point(spec: dict) -> dict:
 
 
 def point(spec: dict) -> dict:
-    """Runs one point (``spec['kind']``: ``info``, ``measure`` or
-    ``peak``)."""
+    """Runs one point (``spec['kind']``: ``info``, ``measure``, ``peak``
+    or ``export``; a ``measure`` point of ``runtime`` ``onnx`` runs under
+    ONNX Runtime)."""
+    from bench.suite import onnx
+
     set_threads(spec["threads"])
     if spec["kind"] == "info":
         return info_point(spec)
     if spec["kind"] == "peak":
         return peak_point(spec)
+    if spec["kind"] == "export":
+        return onnx.export_point(spec)
+    if spec.get("runtime") == "onnx":
+        return onnx.measure_onnx_point(spec)
     return measure_point(spec)

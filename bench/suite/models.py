@@ -24,7 +24,7 @@ from lobes.model import EncoderMaskerDecoder
 
 SAMPLE_RATE, KERNEL, STRIDE = 8000, 16, 8
 # the upstream models every time and memory is given as a ratio against
-REFERENCES = ("sepformer", "sepformer-light", "sb-resepformer")
+REFERENCES = ("sepformer", "sepformer-light", "sb-resepformer", "sb-skim")
 
 
 @dataclass(frozen=True)

@@ -3,24 +3,21 @@ running the points, and the rows and ratios they give.
 
 `run_suite` first counts each model's parameters and MACs, then measures
 every model at each length, shortest first, each point in a fresh process
-(``python -m bench.suite --point``, `bench.points.run_point`).
+(``python -m bench.suite --point``, `bench.points.run_point`). With
+``runtime`` ``onnx``, our lobes are exported first, each in its own
+process, and measured under ONNX Runtime (`bench.suite.onnx`).
 
-A point that would not fit is skipped and recorded as such: before each
-point, the model's memory growth between its last two measured lengths
-(peak minus the memory held before the first call: weights, input,
-libraries) is extrapolated to the new length (exponent clamped to
-[1, 2]; 1 from a single point) and compared with the memory available
-(CPU: MemAvailable now; CUDA: free memory reported by the last point).
-A child killed by the out-of-memory killer, a failed allocation, or a
-point past ``--timeout`` is recorded too, and every longer point of that
-model is then skipped.
+A point that would not fit is skipped and recorded as such
+(`bench.suite.skips`), and so is every longer point of a model after one
+that was killed by the out-of-memory killer, failed an allocation or ran
+past ``--timeout``.
 """
 
 import json
-import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
@@ -31,13 +28,20 @@ from bench.peak import peak_fraction
 from bench.points import run_point
 from bench.suite import measure
 from bench.suite.models import MODELS, REFERENCES, frames
+from bench.suite.onnx import (
+    export_failure,
+    export_spec,
+    onnx_folder,
+    runtime_of,
+)
+from bench.suite.skips import skip_reason
 from bench.tables import RESULTS
+from lobes.files import write_text
 
 LENGTHS = (1.0, 4.0, 16.0, 64.0, 256.0)
 QUICK_LENGTHS = (1.0, 4.0)
 MACS_SECONDS = (1.0, 16.0)
 GROWTH = (16.0, 64.0)  # t(64) / t(16), when both lengths are run
-MEMORY_SAFETY = 0.9  # skip a point predicted above this share of free memory
 PEAK_DTYPES = ("fp32", "bf16")  # matrix-product peaks measured in each run
 
 
@@ -54,7 +58,12 @@ class SuiteConfig:
     device : str
         ``cpu`` or ``cuda``.
     dtype : str
-        ``fp32`` or ``bf16`` (autocast).
+        The precision, SpeechBrain's name (``--precision``): ``fp32``,
+        ``bf16`` or ``fp16`` (the last two under autocast); the CSV's
+        ``dtype`` column.
+    runtime : str
+        ``torch``, or ``onnx``: our lobes under ONNX Runtime (fp32 only,
+        on the CPU), upstream's in torch (`bench.suite.onnx`).
     threads : int
         torch/OpenMP threads of every point.
     repeats : int
@@ -89,6 +98,7 @@ class SuiteConfig:
     lengths: list[float]
     device: str = "cpu"
     dtype: str = "fp32"
+    runtime: str = "torch"
     threads: int = 2
     repeats: int = 3
     warmup_seconds: float | None = None
@@ -103,87 +113,14 @@ class SuiteConfig:
     command: str = ""
     machine: dict = field(default_factory=dict)
 
-
-def predict_peak(done: Sequence[dict], seconds: float) -> float | None:
-    """Extrapolated peak memory (GB) of a model at ``seconds``.
-
-    Arguments
-    ---------
-    done : sequence of dict
-        The model's rows so far (``seconds``, ``status``, ``peak_mem_gb``,
-        ``base_mem_gb``).
-    seconds : float
-        The length to predict.
-
-    Returns
-    -------
-    float or None
-        base + growth * (seconds / last) ** p, with the growth (peak
-        minus base) of the longest ok point and p fitted on the last two
-        (clamped to [1, 2]; 1 with a single point, whose growth is
-        mostly fixed overhead); None without an ok point.
-
-    Example
-    -------
-    >>> rows = [
-    ...     dict(seconds=s, status="ok", base_mem_gb=1.0, peak_mem_gb=1 + g)
-    ...     for s, g in ((1, 0.1), (4, 0.4))
-    ... ]
-    >>> round(predict_peak(rows, 16), 6)  # linear growth: 1 + 1.6
-    2.6
-    """
-    ok = sorted(
-        (r for r in done if r["status"] == "ok" and r["seconds"] < seconds),
-        key=lambda r: r["seconds"],
-    )
-    if not ok:
-        return None
-
-    def growth(row: dict) -> float:
-        return max(row["peak_mem_gb"] - row["base_mem_gb"], 1e-3)
-
-    last, exponent = ok[-1], 1.0
-    if len(ok) > 1:
-        prev = ok[-2]
-        exponent = math.log(growth(last) / growth(prev)) / math.log(
-            last["seconds"] / prev["seconds"]
-        )
-        exponent = min(max(exponent, 1.0), 2.0)
-    scale = (seconds / last["seconds"]) ** exponent
-    return last["base_mem_gb"] + growth(last) * scale
-
-
-def skip_reason(
-    done: Sequence[dict], seconds: float, available_gb: float
-) -> str | None:
-    """Why a model's point at ``seconds`` is not run (None: run it).
-
-    Arguments
-    ---------
-    done : sequence of dict
-        The model's rows so far.
-    seconds : float
-        The length about to be measured.
-    available_gb : float
-        Memory the point may use (GB; 0: unknown, no memory check).
-
-    Returns
-    -------
-    str or None
-        A shorter point that did not complete, or a predicted peak
-        (`predict_peak`) above `MEMORY_SAFETY` of the available memory.
-    """
-    for row in done:
-        if row["status"] != "ok" and row["seconds"] < seconds:
-            return f"the {row['seconds']:g} s point ended in {row['status']}"
-    predicted = predict_peak(done, seconds)
-    if predicted is not None and available_gb > 0:
-        if predicted > MEMORY_SAFETY * available_gb:
-            return (
-                f"would not fit: predicted peak {predicted:.1f} GB > "
-                f"{MEMORY_SAFETY:.0%} of {available_gb:.1f} GB free"
+    def __post_init__(self) -> None:
+        if self.runtime == "onnx" and (
+            self.dtype != "fp32" or self.device != "cpu"
+        ):
+            raise ValueError(
+                "runtime onnx runs fp32 models on the CPU: use precision "
+                f"fp32 and device cpu (not {self.dtype} on {self.device})."
             )
-    return None
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -240,10 +177,10 @@ def peak_spec(config: SuiteConfig, dtype: str) -> dict:
 
 
 def measure_peaks(config: SuiteConfig, runner: "Runner") -> dict[str, float]:
-    """GFLOP/s of each of `PEAK_DTYPES` (or why not), into
-    ``config.machine['peak_gflops']``."""
+    """GFLOP/s of each of `PEAK_DTYPES` and of the run's precision (or why
+    not), into ``config.machine['peak_gflops']``."""
     peaks = {}
-    for dtype in PEAK_DTYPES:
+    for dtype in dict.fromkeys((*PEAK_DTYPES, config.dtype)):
         result = runner(peak_spec(config, dtype))
         if "gflops" in result:
             peaks[dtype] = result["gflops"]
@@ -258,14 +195,15 @@ def measure_spec(config: SuiteConfig, name: str, seconds: float) -> dict:
     -------
     >>> config = SuiteConfig(models=["resepformer"], lengths=[4.0])
     >>> spec = measure_spec(config, "resepformer", 4.0)
-    >>> spec["kind"], spec["seconds"], spec["dtype"], spec["repeats"]
-    ('measure', 4.0, 'fp32', 3)
+    >>> spec["kind"], spec["seconds"], spec["dtype"], spec["runtime"]
+    ('measure', 4.0, 'fp32', 'torch')
     """
     return dict(
         kind="measure",
         model=name,
         seconds=seconds,
         dtype=config.dtype,
+        runtime=runtime_of(config.runtime, name),
         repeats=config.repeats,
         warmup_seconds=config.warmup_seconds,
         profile=config.profile,
@@ -315,11 +253,22 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
         ``oom``, ``timeout`` or ``failed``), ``reason``, ``time_s``,
         ``peak_mem_gb``, ..., and the ratios of `add_ratios`.
     """
+    with onnx_folder(config.runtime) as folder:
+        return _run_suite(config, folder)
+
+
+def _run_suite(
+    config: SuiteConfig, folder: Path | None
+) -> tuple[dict[str, dict], list[dict]]:
+    """`run_suite`, with the ONNX files in ``folder`` (None: torch)."""
     runner = Runner(config)
     lengths = sorted(config.lengths)
-    total = len(config.models) * (1 + len(lengths))
+    onnx = [n for n in config.models if runtime_of(config.runtime, n) == "onnx"]
+    total = len(config.models) * (1 + len(lengths)) + len(onnx)
     bar = tqdm(total=total, desc="bench", unit="point", file=sys.stderr)
-    infos, gpu_free = {}, 0.0
+    infos, exports, gpu_free = {}, {}, 0.0
+    if onnx:
+        config.machine["onnxruntime"] = version("onnxruntime")
     bar.set_postfix_str("matrix-product peaks")
     measure_peaks(config, runner)
     for name in config.models:
@@ -337,6 +286,11 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
         if "gpu" in info:
             config.machine["gpu"] = info["gpu"]
         bar.update()
+    for name in onnx:  # each in a fresh process, before its points
+        bar.set_postfix_str(f"{name}: ONNX export")
+        exports[name] = runner(export_spec(name, config.tiny, folder))
+        infos[name]["onnx_export_s"] = exports[name].get("export_s")
+        bar.update()
     rows: list[dict] = []
     for seconds in lengths:
         for name in config.models:
@@ -347,10 +301,16 @@ def run_suite(config: SuiteConfig) -> tuple[dict[str, dict], list[dict]]:
             if config.isolate and config.device == "cpu":
                 free = available_memory() / GB
             reason = skip_reason(done, seconds, free)
-            if reason is None:
-                result = runner(measure_spec(config, name, seconds))
-            else:
+            failed = export_failure(exports.get(name))
+            if reason is not None:
                 result = {"status": "skipped", "reason": reason}
+            elif failed is not None:
+                result = failed
+            else:
+                spec = measure_spec(config, name, seconds)
+                if name in exports:
+                    spec["onnx"] = exports[name]["path"]
+                result = runner(spec)
             if config.device == "cuda" and "mem_free" in result:
                 gpu_free = result["mem_free"] / GB
             rows.append(make_row(name, seconds, result, infos[name], config))
@@ -378,8 +338,12 @@ def counted_gmacs(gmacs_per_s: dict[str, float], seconds: float) -> float:
 def make_row(
     name: str, seconds: float, result: dict, info: dict, config: SuiteConfig
 ) -> dict:
-    """The CSV row of one point (writes its profile/stderr to out/raw)."""
+    """The CSV row of one point (writes its profile/stderr to out/raw):
+    with the run's matrix-product peaks (``peak_gflops_PRECISION``) and
+    the share of the one the point ran in (ONNX Runtime: fp32)."""
     model = MODELS[name]
+    runtime = runtime_of(config.runtime, name)
+    peaks = config.machine.get("peak_gflops", {})
     row = {
         "model": name,
         "label": model.label,
@@ -388,6 +352,7 @@ def make_row(
         "frames": frames(seconds),
         "device": config.device,
         "dtype": config.dtype,
+        "runtime": runtime,
         "threads": config.threads,
         "repeats": config.repeats,
         "status": result.get("status", "failed"),
@@ -396,6 +361,8 @@ def make_row(
     }
     for length, value in info["gmacs_per_s"].items():
         row[f"gmacs_per_s_{length}s"] = value
+    for precision, gflops in peaks.items():
+        row[f"peak_gflops_{precision}"] = gflops
     if row["status"] == "ok":
         row.update(
             time_s=result["time_s"],
@@ -404,7 +371,7 @@ def make_row(
             base_mem_gb=result["base_mem"] / GB,
             host_peak_rss_gb=result.get("peak_rss", 0) / GB,
         )
-        peak = config.machine.get("peak_gflops", {}).get(config.dtype)
+        peak = peaks.get("fp32" if runtime == "onnx" else config.dtype)
         if peak:
             row["peak_fraction"] = peak_fraction(
                 counted_gmacs(info["gmacs_per_s"], seconds),
@@ -415,8 +382,7 @@ def make_row(
     raw = config.out / "raw"
     for key, suffix in (("profile", "profile.txt"), ("stderr", "stderr.txt")):
         if result.get(key):
-            raw.mkdir(parents=True, exist_ok=True)
             path = raw / f"{config.name}_{name}_{seconds:g}s_{suffix}"
-            path.write_text(result[key])
+            write_text(path, result[key])
             row[key] = str(path.relative_to(config.out))
     return row

@@ -1,19 +1,17 @@
 """The suite's outputs: the CSV of every point, the Markdown report (the
 machine, the command, the tables) and the two figures of time and memory
-against the input length (as the RE-SepFormer paper's Fig. 3).
+against the input length (`bench.suite.figures`)."""
 
-The figures need matplotlib. Where it is missing (the bare GPU machine of
-`bench.gpu`), the report says so and `figures_from_csv` draws them later,
-elsewhere, from the CSV (``python -m bench.suite --figures NAME.csv``)."""
-
-import csv
-import importlib.util
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bench.suite.figures import can_plot, draw_figures
 from bench.suite.models import MODELS, REFERENCES
+from bench.suite.onnx import runtime_of
 from bench.suite.plan import SuiteConfig, growth_pair
-from bench.tables import RESULTS, markdown_table, write_csv, write_text
+from bench.tables import RESULTS, markdown_table, write_csv
+from lobes.files import write_text
 
 
 def memory_kind(device: str) -> str:
@@ -51,12 +49,28 @@ def length_table(
     table = [
         {
             "model": MODELS[m].label,
-            "source": MODELS[m].source,
+            "source": source_text(m, config),
             **{f"{s:g} s": fmt(by.get((m, s))) for s in lengths},
         }
         for m in config.models
     ]
     return markdown_table(table)
+
+
+def source_text(name: str, config: SuiteConfig) -> str:
+    """A model's source, with the runtime it ran in for an ONNX run.
+
+    Example
+    -------
+    >>> config = SuiteConfig(models=[], lengths=[], runtime="onnx")
+    >>> source_text("resepformer", config), source_text("sb-skim", config)
+    ('ours, ONNX Runtime', 'SpeechBrain, torch')
+    """
+    source = MODELS[name].source
+    if config.runtime != "onnx":
+        return source
+    runtime = runtime_of(config.runtime, name)
+    return f"{source}, {'ONNX Runtime' if runtime == 'onnx' else 'torch'}"
 
 
 def model_table(
@@ -109,9 +123,8 @@ def ratio_table(rows: list[dict], config: SuiteConfig, ref: str) -> str:
 
     return length_table(
         [r for r in rows if r["model"] != ref],
-        SuiteConfig(
-            models=[m for m in config.models if m != ref],
-            lengths=config.lengths,
+        dataclasses.replace(
+            config, models=[m for m in config.models if m != ref]
         ),
         fmt,
     )
@@ -144,6 +157,44 @@ def peak_section(rows: list[dict], config: SuiteConfig) -> list[str]:
     ]
 
 
+def runtime_text(config: SuiteConfig) -> str:
+    """The runtime of a run, for its title and header.
+
+    Example
+    -------
+    >>> runtime_text(SuiteConfig(models=[], lengths=[], runtime="onnx"))
+    'our lobes under ONNX Runtime, upstream in torch'
+    >>> runtime_text(SuiteConfig(models=[], lengths=[]))
+    'torch'
+    """
+    if config.runtime != "onnx":
+        return "torch"
+    version = config.machine.get("onnxruntime")
+    runtime = f"ONNX Runtime {version}" if version else "ONNX Runtime"
+    return f"our lobes under {runtime}, upstream in torch"
+
+
+def onnx_lines(infos: dict[str, dict], config: SuiteConfig) -> list[str]:
+    """The header line of an ONNX Runtime run: the session and the
+    exports (none for a torch run)."""
+    if config.runtime != "onnx":
+        return []
+    exports = ", ".join(
+        f"{MODELS[name].label} {info['onnx_export_s']:.0f} s"
+        if info.get("onnx_export_s") is not None
+        else f"{MODELS[name].label} failed"
+        for name, info in infos.items()
+        if "onnx_export_s" in info
+    )
+    return [
+        f"- **ONNX Runtime:** one session per point ({config.threads} "
+        "intra-op threads, 1 inter-op, sequential, CPU provider) on the "
+        "whole separator exported once per run (`lobes.inference."
+        "onnx_export`, checked against torch; masknet on its all-chunks "
+        f"path); export and check: {exports or 'none'}.",
+    ]
+
+
 def markdown_report(
     infos: dict[str, dict],
     rows: list[dict],
@@ -160,10 +211,10 @@ def markdown_report(
         if config.warmup_seconds
         else "the same length"
     )
-    lines = [
-        f"# Benchmark suite: `{config.name}`",
-        "",
-    ]
+    title = f"# Benchmark suite: `{config.name}`"
+    if config.runtime == "onnx":
+        title += " (ONNX Runtime)"
+    lines = [title, ""]
     if config.quick:
         lines += [
             "**Quick run** (`--quick`: short inputs only), not the "
@@ -179,7 +230,8 @@ def markdown_report(
         f"{machine.get('speechbrain', '?')}, Python "
         f"{machine.get('python', '?')}",
         f"- **Run:** {machine.get('date', '?')}; device {device}, "
-        f"{config.dtype}, {config.threads} threads; load average before "
+        f"{config.dtype}, {runtime_text(config)}, {config.threads} "
+        "threads; load average before "
         f"{machine.get('load', '?')}; OMP_WAIT_POLICY="
         f"{machine.get('omp_wait_policy', 'unset')}; wall time "
         f"{machine.get('wall', '?')}",
@@ -190,6 +242,7 @@ def markdown_report(
         f"{memory_kind(config.device)}, {isolation(config)}; "
         "MACs = FlopCounterMode (lobes.attention.count_macs) / 2 on the "
         "meta device.",
+        *onnx_lines(infos, config),
         "",
         "## Models",
         "",
@@ -244,60 +297,6 @@ def markdown_report(
     return "\n".join(lines)
 
 
-def can_plot() -> bool:
-    """Whether matplotlib is installed (the figures need it)."""
-    return importlib.util.find_spec("matplotlib") is not None
-
-
-def plot(rows: list[dict], config: SuiteConfig, key: str, path: Path) -> Path:
-    """Log-log plot of ``key`` against input length, one line per model
-    (ours solid, upstream dashed), as the paper's Fig. 3."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    for name in config.models:
-        ok = sorted(
-            (r for r in rows if r["model"] == name and r["status"] == "ok"),
-            key=lambda r: r["seconds"],
-        )
-        if not ok:
-            continue
-        ax.plot(
-            [r["seconds"] for r in ok],
-            [r[key] for r in ok],
-            marker="o",
-            linestyle="-" if MODELS[name].source == "ours" else "--",
-            label=f"{MODELS[name].label} ({MODELS[name].source})",
-        )
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    lengths = sorted(config.lengths)
-    ax.set_xticks(lengths, [f"{s:g}" for s in lengths])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    low, high = ax.get_ylim()  # label minor ticks when within one decade
-    short = high < 10 * low
-    ax.yaxis.set_minor_formatter(
-        plain if short else matplotlib.ticker.NullFormatter()
-    )
-    ax.set_xlabel("input length (s of 8 kHz audio)")
-    ylabel = "inference time (s)" if key == "time_s" else "peak memory (GB)"
-    ax.set_ylabel(ylabel)
-    device = "GPU" if config.device == "cuda" else f"CPU, {config.threads} thr."
-    ax.set_title(f"{ylabel} ({device}, {config.dtype})", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def csv_columns(rows: list[dict]) -> list[str]:
     """CSV columns: the point's identity, its measurements, then the
     ratios and the files, in a fixed order."""
@@ -309,6 +308,7 @@ def csv_columns(rows: list[dict]) -> list[str]:
         "frames",
         "device",
         "dtype",
+        "runtime",
         "threads",
         "repeats",
         "status",
@@ -358,55 +358,3 @@ def write_outputs(
     paths["md"] = out / f"{config.name}.md"
     write_text(paths["md"], report_text + "\n")
     return paths
-
-
-def draw_figures(rows: list[dict], config: SuiteConfig) -> dict[str, Path]:
-    """``fig3_time[_SUFFIX].png`` and ``fig3_memory[_SUFFIX].png`` in
-    ``config.out``, named after ``config.name``; none without matplotlib.
-
-    Returns
-    -------
-    dict
-        ``time`` and ``memory``: the files written (empty: not drawn).
-    """
-    if not can_plot():
-        return {}
-    suffix = config.name.removeprefix("suite")
-    return {
-        key: plot(rows, config, column, config.out / f"fig3_{key}{suffix}.png")
-        for key, column in (("time", "time_s"), ("memory", "peak_mem_gb"))
-    }
-
-
-def figures_from_csv(path: str | Path) -> dict[str, Path]:
-    """Draws the figures of a suite CSV beside it (for a run made where
-    matplotlib was missing; ``python -m bench.suite --figures CSV``).
-
-    Arguments
-    ---------
-    path : str or Path
-        A CSV that `write_outputs` wrote (one device, one dtype).
-
-    Returns
-    -------
-    dict
-        ``time`` and ``memory``: the files written.
-    """
-    path = Path(path)
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row["seconds"] = float(row["seconds"])
-        for key in ("time_s", "peak_mem_gb"):
-            row[key] = float(row[key]) if row.get(key) else None
-    first = rows[0]
-    config = SuiteConfig(
-        models=list(dict.fromkeys(r["model"] for r in rows)),
-        lengths=sorted({r["seconds"] for r in rows}),
-        device=first["device"],
-        dtype=first["dtype"],
-        threads=int(first["threads"]),
-        out=path.parent,
-        name=path.stem,
-    )
-    return draw_figures(rows, config)
