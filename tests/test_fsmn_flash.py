@@ -1,15 +1,18 @@
 """Tests of lobes.fsmn_flash: the masknet contract,
 gradients, causality, what each path (FSMN memory, windows, window
-summaries) carries, streaming and backend parity."""
+summaries) carries, streaming, backend parity and the grouped inference
+path."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from lobes.attention import attention_backend
 from lobes.fsmn_flash import (
+    DilatedMemory,
     FlashFormer,
     FlashStreamState,
     WindowAttention,
@@ -152,10 +155,11 @@ def test_streaming_equals_offline_causal(length):
 
 
 def test_streaming_state_does_not_grow():
-    """After every call, the FSMN keeps (K - 1) 2^i frames per convolution,
-    the shifted windows W / 2 frames; only the summaries' cache grows."""
+    """After every call, the FSMN keeps (K - 1) 2^i frames per convolution
+    and no gate waiting (causal: no look-ahead), the shifted windows W / 2
+    frames; only the summaries' cache grows."""
     model = tiny(causal=True)
-    fsmn = [(2, 16, (KERNEL - 1) * 2**i) for i in range(DEPTH)]
+    fsmn = [(2, (KERNEL - 1) * 2**i, 16) for i in range(DEPTH)] + [(2, 0, 16)]
     state = None
     for calls in range(1, 7):
         _, state = model.forward_chunk(torch.randn(2, DIM, WINDOW), state)
@@ -301,3 +305,77 @@ def test_bad_configuration_and_input_raise():
         FlashFormer(32, nhead=4, fsmn_kernel_size=4)
     with pytest.raises(ValueError, match=r"\[batch, 16, frames\]"):
         tiny(False)(torch.randn(1, 8, 40))
+
+
+@CAUSAL
+@pytest.mark.parametrize("cuts", [(), (1,), (5, 6, 30), (20, 21, 22, 60)])
+def test_memory_in_pieces_equals_whole(causal, cuts):
+    """Fed piece by piece (a piece may be shorter than the look-ahead:
+    nothing comes out yet), the memory of a sequence is its whole memory."""
+    torch.manual_seed(0)
+    memory = DilatedMemory(8, kernel_size=5, depth=3, causal=causal)
+    x = torch.randn(2, 61, 8)
+    past, pieces = None, []
+    for start, stop in zip((0, *cuts), (*cuts, 61)):
+        y, past = memory.forward_chunk(x[:, start:stop], past, stop == 61)
+        pieces.append(y)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.cat(pieces, 1), memory(x))
+
+
+@CAUSAL
+@pytest.mark.parametrize("group_windows", [1, 2, 100])
+@pytest.mark.parametrize("length", [1, WINDOW - 3, WINDOW, 9 * WINDOW + 5])
+def test_grouped_inference_equals_whole_pass(causal, group_windows, length):
+    """Under no_grad the layers run group by group in place; the masks are
+    those of the whole pass autograd sees, whatever the group (1 window is
+    shorter than the FSMN's reach: its context spans several groups)."""
+    model = tiny(causal, group_windows=group_windows)
+    x = torch.randn(2, DIM, length)
+    whole = model(x)  # grad enabled: the training path
+    assert whole.requires_grad
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), whole, atol=1e-5, rtol=1e-5)
+
+
+class Allocations(TorchDispatchMode):
+    """Elements of every tensor an op allocates (outputs sharing no
+    input's storage)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        flat = [*args, *(kwargs or {}).values()]
+        inputs = {
+            t.untyped_storage().data_ptr()
+            for t in flat
+            if isinstance(t, Tensor)
+        }
+        for t in out if isinstance(out, (tuple, list)) else [out]:
+            if (
+                isinstance(t, Tensor)
+                and t.untyped_storage().data_ptr() not in inputs
+            ):
+                self.sizes.append(t.numel())
+        return out
+
+
+@CAUSAL
+def test_inference_holds_no_full_length_intermediate(causal):
+    """Beyond the frames being transformed ([L, N], once per item) and the
+    masks, every tensor of the grouped path is bounded by the group (here
+    2 windows plus the FSMN's reach) or is the global path's, over the
+    S = L / W window summaries."""
+    model = tiny(causal, group_windows=2)
+    length = 64 * WINDOW
+    x = torch.randn(1, DIM, length)
+    with torch.no_grad(), Allocations() as allocations:
+        model(x)
+    sizes = sorted(allocations.sizes)
+    assert sizes[-2:] == [length * DIM, 2 * length * DIM]
+    group = (2 * WINDOW + 2 * FSMN_REACH[True]) * 32  # frames x d_ffn
+    summaries = length // WINDOW * 3 * DIM  # S x (q, k, v)
+    assert sizes[-3] <= max(group, summaries) < length * DIM // 2
