@@ -16,11 +16,7 @@ import time
 
 import torch
 
-OPERANDS = {
-    "fp32": torch.float32,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
+from lobes.inference.precision import precision_dtype
 
 
 def matmul_peak(
@@ -55,8 +51,9 @@ def matmul_peak(
     """
     cuda = device == "cuda"
     size = size or (8192 if cuda else 2048)
-    a = torch.randn(size, size, device=device).to(OPERANDS[dtype])
-    b = torch.randn(size, size, device=device).to(OPERANDS[dtype])
+    operands = precision_dtype(dtype)
+    a = torch.randn(size, size, device=device).to(operands)
+    b = torch.randn(size, size, device=device).to(operands)
     out = torch.empty_like(a)
 
     def product() -> float:
