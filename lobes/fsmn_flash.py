@@ -99,17 +99,25 @@ class DilatedMemory(nn.Module):
     def _convolve(conv: nn.Conv1d, h: Tensor, padding: int = 0) -> Tensor:
         """Depthwise convolution of h [B, T, C] over time -> [B, C, T'].
 
-        h is seen as channels-last [B, C, 1, T] (no copy): the layout of
-        oneDNN's fast depthwise kernels (time as width: twice as fast as
-        height); the output keeps it.
+        The dilation d is folded into the layout: time becomes [T / d, d]
+        (h padded at the end to a multiple of d), so the convolution runs
+        undilated along the rows, each of the d phases on its own, as a
+        channels-last conv2d on a view of h. oneDNN's kernels for this
+        layout are several times faster than its dilated ones, forward and
+        backward. ``padding`` (frames, a multiple of d) pads both sides.
         """
-        return F.conv2d(
-            h.unsqueeze(1).permute(0, 3, 1, 2),
-            conv.weight.unsqueeze(2),  # [C, 1, 1, K]
-            padding=(0, padding),
-            dilation=(1, conv.dilation[0]),
+        T, d = h.shape[1], conv.dilation[0]
+        length = T + 2 * padding - (conv.kernel_size[0] - 1) * d
+        if d > 1:  # (not on T: an exported graph takes any length)
+            h = F.pad(h, (0, 0, 0, -T % d))
+        x = h.unflatten(1, (-1, d)).permute(0, 3, 1, 2)  # [B, C, T / d, d]
+        y = F.conv2d(
+            x,
+            conv.weight.unsqueeze(3),  # [C, 1, K, 1]
+            padding=(padding // d, 0),
             groups=conv.groups,
-        ).flatten(2)
+        )  # [B, C, T' / d, d]
+        return y.flatten(2)[..., :length]
 
     def forward(self, x: Tensor) -> Tensor:
         """Adds memory to x [batch, time, channels] (same shape out)."""
