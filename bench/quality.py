@@ -1,24 +1,37 @@
 """Separation quality at equal training budget, every masknet against
-upstream SpeechBrain.
+upstream SpeechBrain, over one or more seeds.
 
 Each model is trained by the same recipe (``recipes/WSJ0Mix``), for the same
 number of steps, on the same data (the demo's embedded corpus with dynamic
-mixing) from the same seed, exactly as ``make demo`` trains its model
+mixing) from the same seeds, exactly as ``make demo`` trains its model
 (`demo.training.train`); then the recipe scores it on the corpus's test
 split (SI-SNRi and SDRi, ``test_results.csv``) and on its real-speech test
 split of held-out real voices (``test_results_real.csv``; empty cells for
 a corpus without real voices). The models are the registry's
 (`hparams.MODELS`) at their ``small`` sizes, of nearly equal compute (GMACs
-per second of 8 kHz audio, reported beside the scores), plus two ablations
-of LatentSepFormer (`RUNS`)::
+per second of 8 kHz audio, reported beside the scores): our three lobes,
+upstream SpeechBrain's RE-SepFormer (``resepformer_sb``, the same function
+as our RESepFormer: training fidelity at equal steps, data and seed) and
+SepFormer, plus two ablations of LatentSepFormer (`RUNS`)::
 
-    python -m bench.quality                   # 32 epochs of 50 steps each
+    python -m bench.quality                   # 8 epochs of 200 steps each
     python -m bench.quality --epochs 200 --jobs 4 --models resepformer
+    python -m bench.quality --models resepformer resepformer_sb \\
+        --seeds 1234 1 2                      # the spread over 3 seeds
+    python -m bench.quality --real-voices off # eSpeak NG voices only
+    python -m bench.quality --smoke           # the path in a minute
 
-``--jobs`` trains that many models at once (one thread each). Runs resume:
-an interrupted benchmark started again continues each model from its last
-checkpoint (its folder is ``OUT/<run name>``). Results:
-``bench/results/quality.csv`` and ``quality.md``.
+``--seeds`` trains each model once per seed (the recipe's ``--seed``: the
+initial weights and the dynamically mixed training examples; the corpus is
+the same). ``--jobs`` trains that many runs at once (one thread each). Runs
+resume: an interrupted benchmark started again continues each run from its
+last checkpoint (its folder is ``OUT/<run name>/<seed>``, as SpeechBrain's
+``results/<experiment>/<seed>``), and a finished one is only scored again.
+Results: ``bench/results/quality.csv``, one row per run and seed, and
+``quality.md``, per run the mean and the spread (± half the range) over
+the seeds (`bench.spread`), then the rows per seed (``--smoke``: tiny
+corpus and models, one epoch, its folder and results in
+``results/quality-smoke``).
 """
 
 import argparse
@@ -30,7 +43,9 @@ from pathlib import Path
 
 import torch
 
+from bench.spread import spread_table, summarize
 from bench.tables import RESULTS, markdown_table, write_csv
+from demo.__main__ import SMOKE_CORPUS
 from demo.training import (
     CORPUS,
     STEPS_PER_EPOCH,
@@ -43,6 +58,11 @@ from lobes.attention import count_macs
 from lobes.files import write_text
 from lobes.training.brain import LOSS
 from lobes.training.results import FILE, REAL_FILE, read_test_results
+
+SEED = 1234  # the recipes' own (recipes/template.yaml)
+# what varies with the seed: each run's mean and spread in quality.md
+SCORES = ("train SI-SNR", "SI-SNRi", "SDRi", "real SI-SNRi", "real SDRi")
+COLUMNS = ("model", "params_M", "GMACs/s", "steps", "seeds", "tested epoch")
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,7 @@ class Run:
 
 RUNS = {
     "resepformer": Run("RESepFormer", "resepformer"),
+    "resepformer_sb": Run("RE-SepFormer (upstream)", "resepformer_sb"),
     "latent_xattn": Run("LatentSepFormer", "latent_xattn"),
     # ablation: the same model, chunks never exchange information
     "latent_xattn-no-long-pass": Run(
@@ -108,6 +129,8 @@ def model_cost(model: str, sizes: dict) -> dict:
     >>> cost = model_cost("resepformer", MODELS["resepformer"].small)
     >>> round(cost["params_M"], 3), round(cost["GMACs/s"], 2)
     (0.311, 0.26)
+    >>> model_cost("resepformer_sb", MODELS["resepformer_sb"].small) == cost
+    True
     """
     seconds = 4
     with torch.device("meta"):
@@ -159,13 +182,84 @@ def scores(run: Path) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line; see the module docstring.
+def header_text(
+    epochs: int,
+    steps: int,
+    seeds: list[int],
+    sizes: dict,
+    real: bool,
+    jobs: int,
+    smoke: bool = False,
+) -> str:
+    """What ``quality.md`` says before its tables: the budget, the seeds,
+    the corpus, the machine and the command line.
+
+    Arguments
+    ---------
+    epochs : int
+        Training epochs.
+    steps : int
+        Training steps per epoch.
+    seeds : list of int
+        The seeds.
+    sizes : dict
+        The corpus's sizes (`demo.training.CORPUS`).
+    real : bool
+        Whether the corpus has real voices and its real-speech test split.
+    jobs : int
+        Runs trained at once.
+    smoke : bool
+        A ``--smoke`` run.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> text = header_text(8, 200, [1234, 1], CORPUS, False, 2)
+    >>> "seeds 1234, 1 (each score: the mean" in text
+    True
+    >>> "    python -m bench.quality --epochs 8 --seeds 1234 1\\n" in text
+    True
+    """
+    if len(seeds) == 1:
+        seed_text = f"seed {seeds[0]}"
+    else:
+        seed_text = (
+            f"seeds {', '.join(map(str, seeds))} (each score: the mean over "
+            "the seeds ± half their range)"
+        )
+    real_text = (
+        f"real-speech test split (real SI-SNRi, SDRi: {sizes['n_test_real']} "
+        "mixtures of held-out real voices)"
+        if real
+        else "no real-speech test split (a corpus without real voices)"
+    )
+    command = f"--epochs {epochs} --seeds {' '.join(map(str, seeds))}"
+    return (
+        f"Equal budget: {epochs} epochs x {steps} steps of 4 dynamically "
+        f"mixed 2 s examples, {seed_text}; embedded corpus test split "
+        f"({sizes['n_test']} mixtures), {real_text}; "
+        f"{platform.processor() or platform.machine()}, one thread per "
+        f"run, {jobs} at once.\n\n    python -m bench.quality {command}"
+        f"{' --smoke' if smoke else ''}\n\n"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module docstring).
 
     Arguments
     ---------
     argv : list of str, optional
         Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    argparse.Namespace
+        With ``out`` and ``results`` resolved, ``epochs`` 1 for a smoke
+        run, and ``models`` and ``seeds`` without repeats.
     """
     parser = argparse.ArgumentParser(
         prog="python -m bench.quality", description=__doc__.split("\n\n")[0]
@@ -179,40 +273,94 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME",
         help="runs (default: all): " + ", ".join(RUNS),
     )
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[SEED],
+        metavar="N",
+        help="train each run once per seed (default: %(default)s)",
+    )
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("results/quality"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="corpus and runs (default: results/quality, with --smoke "
+        "results/quality-smoke)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="where quality.csv and quality.md go (default: bench/results, "
+        "with --smoke OUT)",
+    )
+    parser.add_argument(
+        "--real-voices",
+        default="auto",
+        metavar="{auto,off,DIR}",
+        help="real recorded voices in the corpus, as `python -m demo` "
+        "takes them (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check the whole path in a minute: the demo's smoke corpus, "
+        "the registry's tiny sizes, one epoch (scores mean nothing)",
+    )
     args = parser.parse_args(argv)
-    out = args.out.resolve()
-    corpus = out / "corpus"
-    build_corpus(corpus)
+    default_out = "results/quality" + ("-smoke" if args.smoke else "")
+    args.out = (args.out or Path(default_out)).resolve()
+    args.results = args.results or (args.out if args.smoke else RESULTS)
+    args.epochs = 1 if args.smoke else args.epochs
+    args.models = list(dict.fromkeys(args.models))
+    args.seeds = list(dict.fromkeys(args.seeds))
+    return args
 
-    def run(name: str) -> dict:
+
+def main(argv: list[str] | None = None) -> None:
+    """Trains and scores every run once per seed, then writes the tables.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``; see the module docstring).
+    """
+    args = parse_args(argv)
+    sizes = SMOKE_CORPUS if args.smoke else CORPUS
+    corpus = args.out / "corpus"
+    real = build_corpus(corpus, sizes=sizes, real_voices=args.real_voices)
+    # the demo's batches of 4 examples
+    steps = STEPS_PER_EPOCH * sizes["n_train"] // CORPUS["n_train"]
+
+    def run(task: tuple[str, int]) -> dict:
+        name, seed = task
         spec = RUNS[name]
-        folder = out / name
-        train(corpus, folder, spec.model, spec.sizes, args.epochs, quiet=True)
+        model = MODELS[spec.model].tiny if args.smoke else spec.sizes
+        folder = args.out / name / str(seed)
+        extra = [f"--seed={seed}"]
+        train(corpus, folder, spec.model, model, args.epochs, extra, quiet=True)
         return {
             "name": name,
             "model": spec.label,
-            **model_cost(spec.model, spec.sizes),
-            "steps": args.epochs * STEPS_PER_EPOCH,
+            "seed": seed,
+            **model_cost(spec.model, model),
+            "steps": args.epochs * steps,
             **scores(folder),
         }
 
+    tasks = [(name, seed) for name in args.models for seed in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run, args.models))
-    write_csv(rows, RESULTS / "quality.csv")
-    header = (
-        f"Equal budget: {args.epochs} epochs x {STEPS_PER_EPOCH} steps of 4 "
-        "dynamically mixed 2 s examples, seed 1234, embedded corpus test "
-        f"split ({CORPUS['n_test']} mixtures) and real-speech test split "
-        f"(real SI-SNRi, SDRi: {CORPUS['n_test_real']} mixtures of held-out "
-        "real voices; empty without real voices); "
-        f"{platform.processor() or platform.machine()}, one thread per "
-        f"model, {args.jobs} at once.\n\n"
-        f"    python -m bench.quality --epochs {args.epochs}\n\n"
+        rows = list(pool.map(run, tasks))
+    write_csv(rows, args.results / "quality.csv")
+    header = header_text(
+        args.epochs, steps, args.seeds, sizes, real, args.jobs, args.smoke
     )
-    table = markdown_table(rows)
-    write_text(RESULTS / "quality.md", header + table + "\n")
+    summary = summarize(rows, SCORES, ["tested epoch"])
+    table = spread_table(summary, [*COLUMNS, *SCORES], SCORES)
+    if len(args.seeds) > 1:
+        columns = ["model", "seed", "tested epoch", *SCORES]
+        table += "\n\nPer seed:\n\n" + markdown_table(rows, columns)
+    write_text(args.results / "quality.md", header + table + "\n")
     print(header + table)
 
 

@@ -10,6 +10,12 @@ of the definition's keys (what ``--model="{...}"`` takes):
 - ``small``: a CPU-sized model, every one at about 0.3 GMACs per second of
   8 kHz audio (``make demo`` and the equal-budget quality benchmark).
 
+Beside our lobes, two definitions build upstream SpeechBrain's own models
+as its WSJ0Mix recipes do, the baselines (``upstream=True``): SepFormer
+(``sepformer``) and RE-SepFormer (``resepformer_sb``, which takes the
+sizes of our ``resepformer``: the same function, so they compare at equal
+budget).
+
 The tests, the benchmarks, the demo and the recipe files all name models
 through `MODELS`. This folder is part of the checkout, not of the
 installed ``lobes`` package (exported models carry their whole definition).
@@ -29,6 +35,7 @@ from pathlib import Path
 
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.dual_path import Dual_Path_Model
+from speechbrain.lobes.models.resepformer import ResourceEfficientSeparator
 
 from lobes.fsmn_flash import FlashFormer
 from lobes.latent_xattn import LatentSepFormer
@@ -36,6 +43,24 @@ from lobes.model import EncoderMaskerDecoder
 from lobes.resepformer import RESepFormer
 
 FOLDER = Path(__file__).resolve().parent
+# RE-SepFormer's sizes, ours and upstream's alike (the two definitions share
+# their keys and compute the same function)
+RESEPFORMER_TINY = dict(
+    N_encoder_out=16,
+    chunk_size=20,
+    nhead=1,
+    d_ffn=32,
+    intra_layers=1,
+    memory_layers=1,
+)
+RESEPFORMER_SMALL = dict(
+    N_encoder_out=64,
+    intra_layers=2,
+    memory_layers=2,
+    nhead=4,
+    d_ffn=256,
+    chunk_size=100,
+)
 
 
 @dataclass(frozen=True)
@@ -100,22 +125,8 @@ MODELS = {
             "resepformer",
             RESepFormer,
             "RE-SepFormer",
-            tiny=dict(
-                N_encoder_out=16,
-                chunk_size=20,
-                nhead=1,
-                d_ffn=32,
-                intra_layers=1,
-                memory_layers=1,
-            ),
-            small=dict(
-                N_encoder_out=64,
-                intra_layers=2,
-                memory_layers=2,
-                nhead=4,
-                d_ffn=256,
-                chunk_size=100,
-            ),
+            tiny=RESEPFORMER_TINY,
+            small=RESEPFORMER_SMALL,
         ),
         ModelDefinition(
             "latent_xattn",
@@ -196,6 +207,14 @@ MODELS = {
                 d_ffn=256,
                 chunk_size=100,
             ),
+            upstream=True,
+        ),
+        ModelDefinition(
+            "resepformer_sb",
+            ResourceEfficientSeparator,
+            "RE-SepFormer (SpeechBrain)",
+            tiny=RESEPFORMER_TINY,
+            small=RESEPFORMER_SMALL,
             upstream=True,
         ),
     )

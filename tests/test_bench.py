@@ -16,6 +16,7 @@ import torch
 from bench import quality
 from bench.machine import machine_info
 from bench.points import failure_reason, run_point
+from bench.spread import spread_table, summarize
 from bench.suite import measure
 from bench.suite.cli import config_from_args, main, parse_args
 from bench.suite.combine import write_combined
@@ -23,7 +24,7 @@ from bench.suite.models import MODELS
 from bench.suite.plan import SuiteConfig, counted_gmacs, run_suite
 from bench.suite.report import markdown_report, write_outputs
 from bench.suite.skips import predict_peak, skip_reason
-from bench.tables import write_csv
+from bench.tables import format_value, write_csv
 from hparams import MODELS as REGISTRY
 from lobes.errors import CommandError
 from lobes.training.brain import LOSS
@@ -76,10 +77,17 @@ def test_model_set_is_the_papers():
 
 
 def test_suite_models_are_the_registrys():
-    """The registry's models are benchmarked under their registry names,
-    labels and tiny sizes; SepFormer-Light is the sepformer definition."""
-    for name, definition in REGISTRY.items():
-        model = MODELS[name].build(True)
+    """Every registry model is benchmarked, at its registry tiny size, the
+    lobes and SepFormer under their registry names and labels, upstream
+    RE-SepFormer as sb-resepformer; SepFormer-Light is the sepformer
+    definition."""
+    definitions = {m.definition for m in MODELS.values()}
+    assert definitions == {*REGISTRY, None}  # None: SkiM, built in bench
+    for name, suite_model in MODELS.items():
+        if suite_model.definition is None:
+            continue
+        definition = REGISTRY[suite_model.definition]
+        model = suite_model.build(True)
         assert type(model.masknet) is definition.masknet, name
         tiny = definition.build(definition.tiny)
         assert model.state_dict().keys() == tiny.state_dict().keys(), name
@@ -87,10 +95,18 @@ def test_suite_models_are_the_registrys():
             a.shape == b.shape
             for a, b in zip(model.parameters(), tiny.parameters(), strict=True)
         ), name
+        if name in REGISTRY:
+            assert suite_model.definition == name
     assert [MODELS[m].label for m in ("resepformer", "fsmn_flash")] == [
         "RESepFormer",
         "FlashFormer",
     ]
+    upstream = MODELS["sb-resepformer"]
+    assert (upstream.definition, upstream.label) == (
+        "resepformer_sb",
+        "RE-SepFormer",
+    )
+    assert upstream.source == "SpeechBrain"
     light = MODELS["sepformer-light"]
     assert (light.label, light.source) == ("SepFormer-Light", "SpeechBrain")
     assert type(light.build(True).masknet) is REGISTRY["sepformer"].masknet
@@ -414,6 +430,9 @@ def test_quality_benchmark_compares_models_at_equal_compute():
     macs = [cost["GMACs/s"] for cost in costs.values()]
     assert max(macs) / min(macs) < 1.25, costs
     assert all(0.1 < cost["params_M"] < 2 for cost in costs.values())
+    # upstream RE-SepFormer beside ours, the same function at the same size
+    assert REGISTRY[quality.RUNS["resepformer_sb"].model].upstream
+    assert costs["resepformer_sb"] == costs["resepformer"]
 
 
 def test_quality_scores_read_the_recipe_outputs(tmp_path):
@@ -447,3 +466,91 @@ def test_quality_scores_read_the_recipe_outputs(tmp_path):
     synthetic = (tmp_path / "test_results.csv").stat().st_mtime_ns
     os.utime(real, ns=(synthetic - 10**9, synthetic - 10**9))
     assert quality.scores(tmp_path)["real SI-SNRi"] is None
+
+
+def test_quality_tables_give_mean_and_spread_over_seeds():
+    """Per run: the mean of each score over the seeds ± half its range,
+    real-voice columns included (empty where a corpus had none); one seed
+    gives the value alone."""
+
+    def row(name, seed, epoch, *values):
+        return {
+            "name": name,
+            "model": name.upper(),
+            "seed": seed,
+            "params_M": 0.3,
+            "tested epoch": epoch,
+            **dict(zip(quality.SCORES, values, strict=True)),
+        }
+
+    rows = [
+        row("a", 1, 3, 1.0, 2.0, 2.5, 0.5, 1.0),
+        row("b", 1, 5, 4.0, 4.5, 5.0, None, None),
+        row("a", 2, 4, 2.0, 3.0, 3.5, 1.5, 1.0),
+    ]
+    a, b = summarize(rows, quality.SCORES, ["tested epoch"])
+    assert (a["model"], a["seeds"], a["tested epoch"]) == ("A", "1, 2", "3, 4")
+    assert "seed" not in a and a["params_M"] == 0.3
+    means = [a[s] for s in quality.SCORES]
+    halves = [a[f"{s} ±"] for s in quality.SCORES]
+    assert means == [1.5, 2.5, 3.0, 1.0, 1.0]
+    assert halves == [0.5, 0.5, 0.5, 0.5, 0.0]
+    assert b["seeds"] == "1" and b["SI-SNRi"] == 4.5
+    assert b["SI-SNRi ±"] is None and b["real SDRi"] is None
+    columns = [*quality.COLUMNS, *quality.SCORES]
+    lines = spread_table([a, b], columns, quality.SCORES).splitlines()
+    assert lines[0].split(" | ")[-5:] == [*quality.SCORES[:-1], "real SDRi |"]
+    assert lines[2] == (
+        "| A | 0.3 |  |  | 1, 2 | 3, 4 | 1.5 ± 0.5 | 2.5 ± 0.5 | 3 ± 0.5 | "
+        "1 ± 0.5 | 1 ± 0 |"
+    )
+    assert lines[3] == "| B | 0.3 |  |  | 1 | 5 | 4 | 4.5 | 5 |  |  |"
+
+
+def test_quality_smoke_trains_every_seed_and_resumes(tmp_path):
+    """bench.quality --smoke --seeds 1 2 with upstream RE-SepFormer: the
+    WSJ0Mix recipe trains one run per seed, each in its own folder with
+    the seed passed on; the CSV has a row per seed and the table their
+    mean ± half range; run again, a finished run is only scored again.
+    The committed results are left alone."""
+    committed = quality.RESULTS / "quality.csv"
+    stamp = committed.stat().st_mtime_ns
+    out = tmp_path / "quality"
+    options = ["--smoke", "--real-voices", "off", "--out", str(out)]
+    options += ["--models", "resepformer_sb", "--jobs", "2"]
+    quality.main([*options, "--seeds", "1", "2"])
+
+    with open(out / "quality.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["name"], r["seed"]) for r in rows] == [
+        ("resepformer_sb", "1"),
+        ("resepformer_sb", "2"),
+    ]
+    for r in rows:
+        run = out / "resepformer_sb" / r["seed"]
+        hparams = (run / "hyperparams.yaml").read_text().splitlines()
+        assert f"seed: {r['seed']}" in hparams
+        assert "!new:speechbrain.lobes.models.resepformer." in "".join(hparams)
+        assert quality.scores(run)["SI-SNRi"] == float(r["SI-SNRi"])
+    # another seed: other initial weights and training mixtures
+    assert rows[0]["train SI-SNR"] != rows[1]["train SI-SNR"]
+    scores = [float(r["SI-SNRi"]) for r in rows]
+    mean, half = sum(scores) / 2, abs(scores[0] - scores[1]) / 2
+    table = (out / "quality.md").read_text()
+    assert "| RE-SepFormer (upstream) |" in table and "Per seed:" in table
+    assert "| 1, 2 | 1, 1 |" in table
+    assert f" {format_value(mean)} ± {half:.2g} |" in table
+    assert "--seeds 1 2 --smoke" in table
+
+    log = out / "resepformer_sb" / "2" / "train_log.txt"
+    epochs = log.read_text().count("epoch: ")
+    quality.main([*options, "--seeds", "2"])  # resumes: nothing to train
+    assert log.read_text().count("epoch: ") == epochs == 1
+    with open(out / "quality.csv", newline="") as f:
+        (again,) = csv.DictReader(f)
+    assert (
+        again["seed"] == "2"
+        and again["train SI-SNR"] == rows[1]["train SI-SNR"]
+    )
+    assert float(again["SI-SNRi"]) == pytest.approx(scores[1], abs=1e-6)
+    assert committed.stat().st_mtime_ns == stamp

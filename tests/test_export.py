@@ -94,7 +94,7 @@ def test_every_masknet_exports_and_loads_offline(
     ]
     text = (out / "hyperparams.yaml").read_text()
     assert "!include" not in text and str(tmp_path / "data") not in text
-    if model != "sepformer":
+    if not MODELS[model].upstream:
         assert "!new:lobes." in text
 
     loaded = SepformerSeparation.from_hparams(

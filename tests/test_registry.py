@@ -13,6 +13,7 @@ import hparams.recipes as recipes
 from hparams import FOLDER, MODELS, model_option
 from lobes.attention import count_macs
 from lobes.model import capabilities
+from lobes.resepformer_upstream import upstream_module_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -22,6 +23,7 @@ CONTRACT = {
     "latent_xattn": (True, False),
     "fsmn_flash": (True, True),
     "sepformer": (False, False),
+    "resepformer_sb": (False, False),
 }
 
 
@@ -73,6 +75,47 @@ def test_small_sizes_are_of_nearly_equal_compute():
         gmacs[name] = macs / 4 / 1e9
     assert max(gmacs.values()) / min(gmacs.values()) < 1.25, gmacs
     assert all(0.2 < g < 0.4 for g in gmacs.values()), gmacs
+
+
+def test_upstream_resepformer_is_ours_at_every_size():
+    """resepformer_sb is the ResourceEfficientSeparator of SpeechBrain's
+    recipe (mem_type av, wnormandskip blocks: what converts to ours), and
+    each size of it is the RESepFormer of resepformer's same size, so
+    that the two train at equal budget."""
+    upstream, ours = MODELS["resepformer_sb"], MODELS["resepformer"]
+    assert upstream.upstream and not ours.upstream
+    assert (upstream.tiny, upstream.small) == (ours.tiny, ours.small)
+    for sizes in ({}, ours.tiny, ours.small):
+        with torch.device("meta"):
+            theirs = upstream.build(sizes)
+            mine = ours.build(sizes)
+            hparams = ours.load(sizes)
+        assert upstream_module_config(theirs.masknet) == dict(
+            in_channels=hparams["N_encoder_out"],
+            num_spks=hparams["num_spks"],
+            chunk_size=hparams["chunk_size"],
+            intra_layers=hparams["intra_layers"],
+            memory_layers=hparams["memory_layers"],
+            nhead=hparams["nhead"],
+            intra_d_ffn=hparams["d_ffn"],
+            memory_d_ffn=hparams["d_ffn"],
+            causal=hparams["causal"],
+            dropout=hparams["dropout"],
+        )
+        shapes = [
+            {k: v.shape for k, v in m.state_dict().items()}
+            for m in (
+                theirs.encoder,
+                mine.encoder,
+                theirs.decoder,
+                mine.decoder,
+            )
+        ]
+        assert shapes[0] == shapes[1] and shapes[2] == shapes[3]
+        params = [
+            sum(p.numel() for p in m.parameters()) for m in (theirs, mine)
+        ]
+        assert params[0] == params[1], sizes
 
 
 def test_model_option_is_the_flow_mapping_the_recipes_take():

@@ -1,11 +1,12 @@
 """The models the suite benchmarks, each an `EncoderMaskerDecoder`.
 
-Our three lobes and upstream SepFormer are the model registry's
-definitions (`hparams.MODELS`), under the same names, with the registry's
-``tiny`` sizes for smoke runs; SepFormer-Light is the ``sepformer``
-definition with N=128 and d_ffn 512. Upstream RE-SepFormer and SkiM are
-built here from SpeechBrain's classes, as SpeechBrain's WSJ0Mix recipes
-build them (they are not model definitions of this project).
+Our three lobes, upstream SepFormer and upstream RE-SepFormer are the
+model registry's definitions (`hparams.MODELS`), the lobes and SepFormer
+under the same names, RE-SepFormer's ``resepformer_sb`` as
+``sb-resepformer``, with the registry's ``tiny`` sizes for smoke runs;
+SepFormer-Light is the ``sepformer`` definition with N=128 and d_ffn 512.
+Upstream SkiM is built here from SpeechBrain's classes, as SpeechBrain's
+WSJ0Mix recipe builds it (it is not a model definition of this project).
 """
 
 from collections.abc import Callable
@@ -15,7 +16,6 @@ from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from speechbrain.lobes.models.resepformer import (
     MemLSTM,
     ResourceEfficientSeparator,
-    SBTransformerBlock_wnormandskip,
     SegLSTM,
 )
 
@@ -42,12 +42,15 @@ class Model:
     build : callable
         ``build(tiny)`` -> `EncoderMaskerDecoder`; ``tiny=True`` gives a
         tiny configuration of the same code, for smoke tests.
+    definition : str, optional
+        The registry name of its model definition (None: built here).
     """
 
     label: str
     source: str
     config: str
     build: Callable[[bool], EncoderMaskerDecoder]
+    definition: str | None = None
 
 
 def registered(
@@ -80,7 +83,7 @@ def registered(
         return definition.build(definition.tiny if tiny else overrides)
 
     source = "SpeechBrain" if definition.upstream else "ours"
-    return Model(label or definition.label, source, config, build)
+    return Model(label or definition.label, source, config, build, name)
 
 
 def with_encoder_decoder(
@@ -93,43 +96,6 @@ def with_encoder_decoder(
         channels, 1, kernel_size=KERNEL, stride=STRIDE, bias=False
     )
     return EncoderMaskerDecoder(encoder, masknet, decoder)
-
-
-def sb_resepformer(
-    channels: int = 128,
-    layers: int = 8,
-    nhead: int = 8,
-    d_ffn: int = 1024,
-    segment_size: int = 150,
-) -> EncoderMaskerDecoder:
-    """Upstream RE-SepFormer as recipes/WSJ0Mix resepformer.yaml builds it
-    (the keyword arguments only shrink it for smoke tests)."""
-
-    def block() -> SBTransformerBlock_wnormandskip:
-        return SBTransformerBlock_wnormandskip(
-            num_layers=layers,
-            d_model=channels,
-            nhead=nhead,
-            d_ffn=d_ffn,
-            dropout=0,
-            use_positional_encoding=True,
-            norm_before=True,
-            use_norm=True,
-            use_skip=True,
-        )
-
-    masknet = ResourceEfficientSeparator(
-        input_dim=channels,
-        num_spk=2,
-        causal=False,
-        unit=256,
-        segment_size=segment_size,
-        layer=2,
-        mem_type="av",
-        seg_model=block(),
-        mem_model=block(),
-    )
-    return with_encoder_decoder(masknet, channels)
 
 
 def sb_skim(
@@ -188,13 +154,11 @@ MODELS = {
         label="SepFormer-Light",
         overrides=dict(N_encoder_out=128, d_ffn=512),
     ),
-    "sb-resepformer": Model(
-        "RE-SepFormer",
-        "SpeechBrain",
-        "ResourceEfficientSeparator as its WSJ0Mix resepformer.yaml",
-        lambda tiny: (
-            sb_resepformer(32, 1, 2, 64, 50) if tiny else sb_resepformer()
-        ),
+    "sb-resepformer": registered(
+        "resepformer_sb",
+        "hparams/resepformer_sb.yaml: ResourceEfficientSeparator as "
+        "SpeechBrain's WSJ0Mix resepformer.yaml",
+        label="RE-SepFormer",
     ),
     "sb-skim": Model(
         "SkiM",
