@@ -23,6 +23,7 @@ from lobes.inference.onnx_export import (
     export_onnx,
 )
 from lobes.inference.onnx_runtime import OnnxSeparator
+from lobes.inference.onnx_stream import STREAM_FILE
 from lobes.inference.separator import Separator
 from lobes.model import EncoderMaskerDecoder
 
@@ -100,7 +101,7 @@ def test_onnx_separator_separates_files_as_torch(folders, tmp_path):
         torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
     with pytest.raises(ValueError, match="too short"):
         ours.separate_whole(torch.zeros(ours.min_samples - 1))
-    with pytest.raises(ValueError, match="Streaming runs on torch only"):
+    with pytest.raises(ValueError, match=r"RESepFormer\(causal=False\) can"):
         ours.stream()
 
 
@@ -140,12 +141,14 @@ def test_failed_export_loses_nothing_and_leaves_the_model(
 def test_command_lines_export_and_separate_through_onnx(tmp_path):
     """``lobes.export --onnx`` puts a checked model.onnx in the folder it
     writes; ``lobes.separate --runtime onnx`` writes what ``--runtime
-    torch`` writes; flags the ONNX runtime cannot honour are refused in one
-    line before anything is written."""
+    torch`` writes; flags the ONNX runtime cannot honour, and --stream
+    with a model that is not causal, are refused in one line before
+    anything is written."""
     fake_run(tmp_path / "run", "resepformer", MODELS["resepformer"].tiny)
     out = tmp_path / "pretrained"
     assert export_main([str(tmp_path / "run"), str(out), "--onnx"]) == 0
     assert (out / ONNX_FILE).is_file()
+    assert not (out / STREAM_FILE).exists()  # not causal: no stream graph
     mix = tmp_path / "mix.wav"
     sf.write(mix, np.random.default_rng(0).uniform(-0.5, 0.5, 9001), 8000)
     written = {}

@@ -175,9 +175,11 @@ def _onnx_separator(model: Path, args: argparse.Namespace) -> "BaseSeparator":
         ) from error
 
 
-def load_separator(args: argparse.Namespace) -> "Separator":
+def load_separator(args: argparse.Namespace) -> "BaseSeparator":
     """The `lobes.inference.separator.Separator` of ``--model``, on
-    ``--device``, with the CLI's flags; every fault one `CommandError`.
+    ``--device``, with the CLI's flags (``--runtime onnx``: the
+    `lobes.inference.onnx_runtime.OnnxSeparator`); with ``--stream``, one
+    that streams; every fault one `CommandError`.
 
     Arguments
     ---------
@@ -186,7 +188,7 @@ def load_separator(args: argparse.Namespace) -> "Separator":
 
     Returns
     -------
-    Separator
+    BaseSeparator
     """
     from lobes.inference.pretrained import folder_kind_problem
 
@@ -197,15 +199,23 @@ def load_separator(args: argparse.Namespace) -> "Separator":
     _check_device(args.device)
     import torch
 
-    from lobes.inference.loading import PretrainedError, load_pretrained_modules
-    from lobes.inference.separator import Separator
-    from lobes.model import check_streamable
-
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.runtime == "onnx":
-        return _onnx_separator(model, args)
+        separator = _onnx_separator(model, args)
+    else:
+        separator = _torch_separator(model, args)
+    if args.stream:
+        _check_stream(separator, args)
+    return separator
+
+
+def _torch_separator(model: Path, args: argparse.Namespace) -> "Separator":
+    """The `lobes.inference.separator.Separator` of ``--model``
+    (``--runtime torch``); every fault one `CommandError`."""
+    from lobes.inference.loading import PretrainedError, load_pretrained_modules
     from lobes.inference.precision import check_precision
+    from lobes.inference.separator import Separator
 
     try:
         check_precision(args.precision, args.device)
@@ -233,18 +243,26 @@ def load_separator(args: argparse.Namespace) -> "Separator":
             "for the traceback.",
             FAILURE,
         ) from error
-    if args.stream:
-        try:
-            check_streamable(separator.masknet)
-        except ValueError as error:
-            raise CommandError(str(error)) from error
-        rate = separator.sample_rate
-        if round(args.block * rate) < 1:
-            raise CommandError(
-                f"--block {args.block} is shorter than one sample at the "
-                f"model's {rate} Hz: pass at least {1 / rate:.6f} (seconds)."
-            )
     return separator
+
+
+def _check_stream(separator: "BaseSeparator", args: argparse.Namespace) -> None:
+    """``--stream``: the model streams (a trial stream), ``--block`` is at
+    least one sample; a `CommandError` otherwise."""
+    try:
+        separator.stream()
+    except (ValueError, FileNotFoundError) as error:  # not causal, no graph
+        raise CommandError(str(error)) from error
+    except Exception as error:  # a damaged stream.onnx
+        raise CommandError(
+            f"{args.model}: cannot stream ({brief(error)})", FAILURE
+        ) from error
+    rate = separator.sample_rate
+    if round(args.block * rate) < 1:
+        raise CommandError(
+            f"--block {args.block} is shorter than one sample at the "
+            f"model's {rate} Hz: pass at least {1 / rate:.6f} (seconds)."
+        )
 
 
 def pass_mode(

@@ -185,9 +185,9 @@ def separate_parser() -> argparse.ArgumentParser:
         "--runtime",
         choices=RUNTIMES,
         default="torch",
-        help="onnx: ONNX Runtime on the folder's model.onnx (lobes.export "
-        "... --onnx; pip install 'sepformer-lobes[onnx]'), fp32 on the CPU, "
-        "no --stream (default %(default)s)",
+        help="onnx: ONNX Runtime on the folder's model.onnx (and, with "
+        "--stream, stream.onnx; lobes.export ... --onnx; pip install "
+        "'sepformer-lobes[onnx]'), fp32 on the CPU (default %(default)s)",
     )
     parser.add_argument(
         "--normalize",
@@ -246,11 +246,11 @@ def check_flags(args: argparse.Namespace) -> None:
             f"{args.overlap} (or 0: no limit)."
         )
     if args.runtime == "onnx" and (
-        args.stream or args.precision != "fp32" or args.device != "cpu"
+        args.precision != "fp32" or args.device != "cpu"
     ):
         raise CommandError(
-            "--runtime onnx runs the fp32 ONNX model on the CPU, offline: "
-            "drop --stream, --precision and --device, or use --runtime torch."
+            "--runtime onnx runs the fp32 ONNX model on the CPU: drop "
+            "--precision and --device, or use --runtime torch."
         )
     if args.stream and args.normalize:
         raise CommandError(
@@ -337,7 +337,9 @@ def export_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write OUT_DIR/model.onnx (encoder, masknet, decoder; "
         "dynamic length; checked against torch) for lobes.separate "
-        "--runtime onnx; needs pip install 'sepformer-lobes[onnx]'",
+        "--runtime onnx, and for a causal model OUT_DIR/stream.onnx (one "
+        "streaming step, for --runtime onnx --stream); needs pip install "
+        "'sepformer-lobes[onnx]'",
     )
     parser.add_argument(
         "--debug",

@@ -159,7 +159,7 @@ def export_run(
     overwrite : bool
         Write into an ``out_dir`` that holds other files (they are kept).
     onnx : bool
-        Also write ``model.onnx`` (see `export`).
+        Also write ``model.onnx`` (and ``stream.onnx``; see `export`).
 
     Returns
     -------
@@ -277,8 +277,9 @@ def export(
     overwrite : bool
         Write into an ``out_dir`` that holds other files (they are kept).
     onnx : bool
-        Also write ``model.onnx`` (`lobes.inference.onnx_export.add_onnx`),
-        checked against torch before the folder is put in place.
+        Also write ``model.onnx`` and, for a causal model, ``stream.onnx``
+        (`lobes.inference.onnx_export.add_onnx`), checked against torch
+        before the folder is put in place.
 
     Returns
     -------

@@ -30,6 +30,7 @@ import copy
 import hashlib
 import logging
 import operator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -127,7 +128,8 @@ def onnx_metadata(
     -------
     dict
         ``masknet``, ``linear_in_length``, ``min_samples``, ``num_spks``,
-        ``causal`` and (when given) ``sample_rate``, as strings.
+        ``causal``, ``streams`` (`lobes.model.capabilities`) and (when
+        given) ``sample_rate``, as strings.
 
     Example
     -------
@@ -142,6 +144,7 @@ def onnx_metadata(
         "linear_in_length": str(model.capabilities.linear_in_length),
         "min_samples": str(model.min_samples),
         "causal": str(bool(getattr(masknet, "causal", False))),
+        "streams": str(model.capabilities.streams),
     }
     num_spks = getattr(masknet, "num_spks", None)
     if num_spks is not None:
@@ -173,6 +176,88 @@ def _exported_program(
             f"length: the traced input shape became {tuple(shape)}."
         )
     return program
+
+
+def to_onnx(
+    program: torch.export.ExportedProgram,
+    input_names: list[str],
+    output_names: list[str],
+    opset: int = OPSET,
+    metadata: dict[str, str] | None = None,
+) -> torch.onnx.ONNXProgram:
+    """torch's ONNX exporter on an exported program, quietly, with Python's
+    floor division of sizes (`_floordiv`) and ``metadata`` in the model's
+    ``metadata_props``.
+
+    Arguments
+    ---------
+    program : torch.export.ExportedProgram
+        What ``torch.export.export`` returned.
+    input_names, output_names : list of str
+        Names of the graph's inputs and outputs (flattened, in order).
+    opset : int
+        ONNX opset.
+    metadata : dict, optional
+        Strings stored in the file.
+
+    Returns
+    -------
+    torch.onnx.ONNXProgram
+    """
+    # torch's exporter warns four times that torchvision's ops are absent
+    registry = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry.level
+    registry.setLevel(logging.ERROR)
+    try:
+        onnx_program = torch.onnx.export(
+            program,
+            dynamo=True,
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=opset,
+            custom_translation_table={operator.floordiv: _floordiv},
+            optimize=True,
+            verbose=False,  # no progress lines on stdout
+        )
+    finally:
+        registry.setLevel(level)
+    onnx_program.model.metadata_props.update(metadata or {})
+    return onnx_program
+
+
+def save_checked(
+    onnx_program: torch.onnx.ONNXProgram,
+    path: str | Path,
+    error: Callable[[Path], float] | None,
+    name: str,
+) -> None:
+    """Saves an ONNX model under a temporary name beside ``path``, checks
+    it and only then renames it to ``path``: a failed check leaves
+    ``path`` as it was.
+
+    Arguments
+    ---------
+    onnx_program : torch.onnx.ONNXProgram
+        The model (`to_onnx`).
+    path : str or Path
+        The ``.onnx`` file to write.
+    error : callable, optional
+        The model file -> its largest error against torch (relative, as
+        `max_onnx_error`); above `ATOL` nothing is written. None: no check.
+    name : str
+        The masknet, for the message.
+    """
+    with replacing(path) as temp:
+        onnx_program.save(str(temp), external_data=False)
+        if error is not None:
+            worst = error(temp)
+            if not worst <= ATOL:
+                raise ValueError(
+                    f"ONNX Runtime's output of {name} differs from torch's "
+                    f"by {worst:.2e} (more than {ATOL:g}): nothing written "
+                    f"to {path}."
+                )
+            logger.info(f"ONNX Runtime agrees with torch within {worst:.1e}")
 
 
 def max_onnx_error(
@@ -278,36 +363,23 @@ def export_onnx(
     if not isinstance(cpu, EncoderMaskerDecoder):
         cpu = EncoderMaskerDecoder(cpu.encoder, cpu.masknet, cpu.decoder)
     program = _exported_program(cpu, trace_samples)
-    # torch's exporter warns four times that torchvision's ops are absent
-    registry = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registry.level
-    registry.setLevel(logging.ERROR)
-    try:
-        onnx_program = torch.onnx.export(
-            program,
-            dynamo=True,
-            input_names=[INPUT],
-            output_names=[OUTPUT],
-            opset_version=opset,
-            custom_translation_table={operator.floordiv: _floordiv},
-            optimize=True,
-            verbose=False,  # no progress lines on stdout
-        )
-    finally:
-        registry.setLevel(level)
-    meta = onnx_metadata(cpu, sample_rate) | (metadata or {})
-    onnx_program.model.metadata_props.update(meta)
-    with replacing(path) as temp:
-        onnx_program.save(str(temp), external_data=False)
-        if check_samples:
-            error = max_onnx_error(cpu, temp, tuple(check_samples))
-            if not error <= ATOL:
-                raise ValueError(
-                    f"ONNX Runtime's output of {type(cpu.masknet).__name__}"
-                    f" differs from torch's by {error:.2e} (more than "
-                    f"{ATOL:g}): nothing written to {path}."
-                )
-            logger.info(f"ONNX Runtime agrees with torch within {error:.1e}")
+    onnx_program = to_onnx(
+        program,
+        [INPUT],
+        [OUTPUT],
+        opset,
+        onnx_metadata(cpu, sample_rate) | (metadata or {}),
+    )
+
+    def error(temp: Path) -> float:
+        return max_onnx_error(cpu, temp, tuple(check_samples))
+
+    save_checked(
+        onnx_program,
+        path,
+        error if check_samples else None,
+        type(cpu.masknet).__name__,
+    )
     return path
 
 
@@ -315,7 +387,9 @@ def add_onnx(folder: str | Path, **kwargs) -> Path:
     """Adds ``model.onnx`` (`ONNX_FILE`) to a pretrained folder, beside its
     ``hyperparams.yaml`` (`export_onnx`: written under a temporary name,
     checked, then renamed; an existing ``model.onnx`` is replaced only by a
-    complete, checked one). It records the checkpoints' digest
+    complete, checked one), and for a causal model its streaming step,
+    ``stream.onnx`` (`lobes.inference.onnx_stream.export_stream_onnx`, put
+    in place the same way). Both record the checkpoints' digest
     (`checkpoints_digest`).
 
     Arguments
@@ -338,10 +412,13 @@ def add_onnx(folder: str | Path, **kwargs) -> Path:
     model = EncoderMaskerDecoder(
         modules["encoder"], modules["masknet"], modules["decoder"]
     )
-    return export_onnx(
-        model,
-        folder / ONNX_FILE,
-        hparams.get("sample_rate"),
-        metadata={"checkpoints": checkpoints_digest(folder)},
-        **kwargs,
+    rate = hparams.get("sample_rate")
+    digest = {"checkpoints": checkpoints_digest(folder)}
+    path = export_onnx(
+        model, folder / ONNX_FILE, rate, metadata=digest, **kwargs
     )
+    if model.capabilities.streams:
+        from lobes.inference.onnx_stream import STREAM_FILE, export_stream_onnx
+
+        export_stream_onnx(model, folder / STREAM_FILE, rate, metadata=digest)
+    return path

@@ -33,9 +33,12 @@ from lobes.files import folder_problem, write_folder
 logger = logging.getLogger(__name__)
 
 LOADABLES = ("encoder", "masknet", "decoder")
-EXPORTED_FILES = {"hyperparams.yaml", "README.md", "model.onnx"} | {
-    f"{name}.ckpt" for name in LOADABLES
-}
+EXPORTED_FILES = {
+    "hyperparams.yaml",
+    "README.md",
+    "model.onnx",
+    "stream.onnx",
+} | {f"{name}.ckpt" for name in LOADABLES}
 # in the header of every hyperparams.yaml that lobes.export writes
 EXPORT_MARK = "by lobes.export"
 
@@ -303,9 +306,9 @@ def write_pretrained(
     merge : bool
         What `check_out_dir` returned.
     onnx : bool
-        Also write ``model.onnx`` into the temporary folder once ``fill``
-        is done (`lobes.inference.onnx_export.add_onnx`: checked against
-        torch).
+        Also write ``model.onnx`` (and ``stream.onnx`` for a causal model)
+        into the temporary folder once ``fill`` is done
+        (`lobes.inference.onnx_export.add_onnx`: checked against torch).
     """
 
     def complete(folder: Path) -> None:

@@ -21,7 +21,7 @@ bf16 or fp16 (`lobes.inference.precision`); `lobes.inference.onnx_runtime
   quadratic in the input, speaker order aligned across windows
   (`lobes.inference.windows.separate_windowed`);
 - as a stream (`Separator.stream`) with causal masknets
-  (`lobes.inference.streaming`; torch only).
+  (`lobes.inference.streaming`; under ONNX Runtime too: `OnnxSeparator.stream`).
 
 Authors
  * sepformer-lobes contributors 2026

@@ -5,10 +5,13 @@ offline causal separation.
 A masknet streams when it follows the streaming protocol of `lobes.model`
 (causal, ``stream_frames`` encoder frames a step, ``forward_chunk``):
 `lobes.resepformer.RESepFormer` (one chunk per step) and
-`lobes.fsmn_flash.FlashFormer` (one window per step). `StreamingSeparator`
-carries the encoder's framing and the decoder's overlap-add across steps;
-`stream_file` feeds it a file block by block, as a live input would arrive.
-Like `lobes.inference.separator.Separator`, a stream runs in fp32, bf16 or
+`lobes.fsmn_flash.FlashFormer` (one window per step). `BlockStream`
+carries the encoder's framing and the decoder's overlap-add across steps,
+whatever runs a step's maths (`decode_step`): torch in
+`StreamingSeparator`, ONNX Runtime in
+`lobes.inference.onnx_runtime.OnnxStream`. `stream_file` feeds a stream a
+file block by block, as a live input would arrive. Like
+`lobes.inference.separator.Separator`, a torch stream runs in fp32, bf16 or
 fp16 (`lobes.inference.precision`).
 
 Authors
@@ -39,12 +42,14 @@ from lobes.inference.precision import autocast, check_precision
 from lobes.model import capabilities, check_streamable
 
 if TYPE_CHECKING:
-    from lobes.inference.separator import Separator
+    from lobes.inference.separator import BaseSeparator
 
 __all__ = [
     "BLOCK_SECONDS",
+    "BlockStream",
     "StreamingSeparator",
     "algorithmic_latency",
+    "decode_step",
     "stream_file",
 ]
 
@@ -86,98 +91,75 @@ def _encoder_conv(encoder: nn.Module) -> nn.Conv1d:
     return conv
 
 
-class StreamingSeparator:
-    """Separates audio blocks as they arrive, with a causal masknet.
-
-    Blocks of any size go in (`push`); each call returns the samples that
-    are complete, [n, num_spks]; `flush` ends the stream. Once flushed, the
-    concatenated outputs equal the offline causal separation of the whole
-    input (`Separator.separate_whole`), within float tolerance. The masknet
-    runs ``stream_frames`` encoder frames per step (the streaming protocol
-    of `lobes.model`); the encoder's framing (kernel K, stride K / 2) and the
-    decoder's overlap-add are carried exactly across steps, so an output
-    sample waits for at most `latency_samples` later input samples.
+def decode_step(
+    encoder: nn.Module,
+    masknet: nn.Module,
+    decoder: nn.ConvTranspose1d,
+    x: Tensor,
+    state: object,
+) -> tuple[Tensor, object]:
+    """The maths of one streaming step: encoder, masknet step, decoder.
 
     Arguments
     ---------
-    encoder : torch.nn.Module
-        A SpeechBrain ``dual_path.Encoder`` (a mono Conv1d and ReLU).
-    masknet : torch.nn.Module
-        A causal masknet with ``stream_frames`` and ``forward_chunk``.
-    decoder : torch.nn.ConvTranspose1d
-        A SpeechBrain ``dual_path.Decoder`` with the encoder's kernel and
-        stride.
-    precision : str
-        ``fp32``, ``bf16`` or ``fp16``: each step runs under
-        ``torch.autocast`` in that precision; the output is float32.
+    encoder, masknet, decoder : torch.nn.Module
+        As `StreamingSeparator` takes them.
+    x : torch.Tensor
+        The step's samples [(frames - 1) * stride + kernel].
+    state : object
+        The masknet's stream state (None to start).
 
-    Example
+    Returns
     -------
-    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
-    >>> from lobes.inference.separator import Separator
-    >>> from lobes.resepformer import RESepFormer
-    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
-    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32,
-    ...     causal=True)
-    >>> separator = Separator(Encoder(16, 16), masknet,
-    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
-    >>> stream = separator.stream()
-    >>> stream.latency_samples  # (10 - 1) * 8 + 16 - 1
-    87
-    >>> mix = torch.randn(500)
-    >>> out = torch.cat([stream.push(b) for b in mix.split(64)]
-    ...     + [stream.flush()])
-    >>> torch.allclose(out, separator.separate_whole(mix), atol=1e-5)
-    True
+    out : torch.Tensor
+        The decoder's output before the overlap-add with the neighbouring
+        steps and without its bias, [num_spks, samples of x].
+    state : object
+        The masknet's next state (``forward_chunk``).
+    """
+    h = encoder(x[None])  # [1, N, frames]
+    masks, state = masknet.forward_chunk(h, state)
+    y = (masks * h)[:, 0]  # [S, N, frames]
+    out = F.conv_transpose1d(y, decoder.weight, None, decoder.stride[0])
+    return out[:, 0], state
+
+
+class BlockStream:
+    """The bookkeeping of a stream, whatever runs its steps: blocks of
+    samples in (`push`), completed separated samples out, the encoder's
+    framing and the decoder's overlap-add carried across steps; `flush`
+    ends it. A subclass runs one step (`_decode`, the maths of
+    `decode_step`).
+
+    Arguments
+    ---------
+    kernel, stride : int
+        The encoder's kernel and stride, in samples (the decoder's too).
+    frames_per_step : int
+        Encoder frames a step takes (the masknet's ``stream_frames``).
+    num_spks : int
+        Speakers.
+    bias : torch.Tensor, optional
+        The decoder's bias, added once to every output sample.
+    device : torch.device or str
+        Where the samples wait for their step.
     """
 
     def __init__(
         self,
-        encoder: nn.Module,
-        masknet: nn.Module,
-        decoder: nn.Module,
-        precision: str = "fp32",
+        kernel: int,
+        stride: int,
+        frames_per_step: int,
+        num_spks: int,
+        bias: Tensor | None = None,
+        device: torch.device | str = "cpu",
     ):
-        check_streamable(masknet)
-        conv = _encoder_conv(encoder)
-        self.kernel, self.stride = conv.kernel_size[0], conv.stride[0]
-        if (
-            conv.in_channels != 1
-            or conv.padding[0] != 0
-            or conv.dilation[0] != 1
-        ):
-            raise ValueError(
-                "streaming needs a mono encoder without padding or dilation "
-                "(speechbrain.lobes.models.dual_path.Encoder)."
-            )
-        if not (
-            isinstance(decoder, nn.ConvTranspose1d)
-            and decoder.out_channels == 1
-            and decoder.groups == 1
-            and decoder.kernel_size[0] == self.kernel
-            and decoder.stride[0] == self.stride
-            and decoder.padding[0] == 0
-            and decoder.output_padding[0] == 0
-            and decoder.dilation[0] == 1
-        ):
-            raise ValueError(
-                "streaming needs a speechbrain.lobes.models.dual_path."
-                "Decoder (a ConvTranspose1d to one channel, without padding) "
-                f"with the encoder's kernel {self.kernel} and stride "
-                f"{self.stride}."
-            )
-        self.encoder, self.masknet, self.decoder = encoder, masknet, decoder
-        self.frames_per_step = capabilities(masknet).stream_frames
-        device = next(masknet.parameters()).device
-        check_precision(precision, device)
-        self.precision = precision
-        self.num_spks = getattr(masknet, "num_spks", None)
-        if self.num_spks is None:  # ask the model
-            probe = torch.zeros(1, conv.out_channels, 1, device=device)
-            self.num_spks = masknet.forward_chunk(probe, None)[0].shape[0]
+        self.kernel, self.stride = kernel, stride
+        self.frames_per_step = frames_per_step
+        self.num_spks = num_spks
+        self.bias = bias
         self._input = torch.zeros(0, device=device)  # from frame self._frames
         self._tail: Tensor | None = None  # partial overlap-add [S, K - stride]
-        self._state = None
         self._frames = 0  # encoder frames done
         self._received = 0
         self._emitted = 0
@@ -192,31 +174,29 @@ class StreamingSeparator:
             self.frames_per_step, self.kernel, self.stride
         )
 
+    def _decode(self, x: Tensor) -> Tensor:
+        """Runs one step on samples x (see `decode_step`), carrying the
+        masknet's state; returns float32 [num_spks, len(x)]."""
+        raise NotImplementedError
+
     def _frames_available(self) -> int:
         """Encoder frames computable from the samples received so far."""
         if self._received < self.kernel:
             return 0
         return (self._received - self.kernel) // self.stride + 1
 
-    @torch.no_grad()
     def _step(self, frames: int) -> Tensor:
         """Encodes, masks and decodes the next ``frames`` encoder frames;
         returns the completed samples [frames * stride, S]."""
         s = self.stride
-        x = self._input[: (frames - 1) * s + self.kernel]
-        with autocast(self.precision, x.device):
-            h = self.encoder(x[None])  # [1, N, frames]
-            masks, self._state = self.masknet.forward_chunk(h, self._state)
-            y = (masks * h)[:, 0]  # [S, N, frames]
-            out = F.conv_transpose1d(y, self.decoder.weight, None, s)[:, 0]
-        out = out.float()  # the overlap-add and the output in float32
+        out = self._decode(self._input[: (frames - 1) * s + self.kernel])
         if self._tail is not None:  # the previous step's overlap-add tail
             out[:, : self._tail.shape[1]] += self._tail
         done = frames * s
         self._tail = out[:, done:]
         out = out[:, :done]
-        if self.decoder.bias is not None:
-            out = out + self.decoder.bias
+        if self.bias is not None:
+            out = out + self.bias
         self._frames += frames
         self._input = self._input[done:]
         self._emitted += done
@@ -269,8 +249,8 @@ class StreamingSeparator:
             outs.append(self._step(rest))
         if self._tail is not None:
             tail = self._tail
-            if self.decoder.bias is not None:
-                tail = tail + self.decoder.bias
+            if self.bias is not None:
+                tail = tail + self.bias
             outs.append(tail.T.cpu())
             self._emitted += tail.shape[1]
         out = torch.cat(outs)
@@ -283,8 +263,117 @@ class StreamingSeparator:
         return torch.zeros(0, self.num_spks)
 
 
+class StreamingSeparator(BlockStream):
+    """Separates audio blocks as they arrive, with a causal masknet on
+    torch.
+
+    Blocks of any size go in (`push`); each call returns the samples that
+    are complete, [n, num_spks]; `flush` ends the stream. Once flushed, the
+    concatenated outputs equal the offline causal separation of the whole
+    input (`Separator.separate_whole`), within float tolerance. The masknet
+    runs ``stream_frames`` encoder frames per step (the streaming protocol
+    of `lobes.model`); the encoder's framing (kernel K, stride K / 2) and the
+    decoder's overlap-add are carried exactly across steps (`BlockStream`),
+    so an output sample waits for at most `latency_samples` later input
+    samples.
+
+    Arguments
+    ---------
+    encoder : torch.nn.Module
+        A SpeechBrain ``dual_path.Encoder`` (a mono Conv1d and ReLU).
+    masknet : torch.nn.Module
+        A causal masknet with ``stream_frames`` and ``forward_chunk``.
+    decoder : torch.nn.ConvTranspose1d
+        A SpeechBrain ``dual_path.Decoder`` with the encoder's kernel and
+        stride.
+    precision : str
+        ``fp32``, ``bf16`` or ``fp16``: each step runs under
+        ``torch.autocast`` in that precision; the output is float32.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.dual_path import Decoder, Encoder
+    >>> from lobes.inference.separator import Separator
+    >>> from lobes.resepformer import RESepFormer
+    >>> masknet = RESepFormer(16, chunk_size=10, intra_layers=1,
+    ...     memory_layers=1, nhead=2, intra_d_ffn=32, memory_d_ffn=32,
+    ...     causal=True)
+    >>> separator = Separator(Encoder(16, 16), masknet,
+    ...     Decoder(16, 1, 16, stride=8, bias=False), sample_rate=8000)
+    >>> stream = separator.stream()
+    >>> stream.latency_samples  # (10 - 1) * 8 + 16 - 1
+    87
+    >>> mix = torch.randn(500)
+    >>> out = torch.cat([stream.push(b) for b in mix.split(64)]
+    ...     + [stream.flush()])
+    >>> torch.allclose(out, separator.separate_whole(mix), atol=1e-5)
+    True
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        masknet: nn.Module,
+        decoder: nn.Module,
+        precision: str = "fp32",
+    ):
+        check_streamable(masknet)
+        conv = _encoder_conv(encoder)
+        kernel, stride = conv.kernel_size[0], conv.stride[0]
+        if (
+            conv.in_channels != 1
+            or conv.padding[0] != 0
+            or conv.dilation[0] != 1
+        ):
+            raise ValueError(
+                "streaming needs a mono encoder without padding or dilation "
+                "(speechbrain.lobes.models.dual_path.Encoder)."
+            )
+        if not (
+            isinstance(decoder, nn.ConvTranspose1d)
+            and decoder.out_channels == 1
+            and decoder.groups == 1
+            and decoder.kernel_size[0] == kernel
+            and decoder.stride[0] == stride
+            and decoder.padding[0] == 0
+            and decoder.output_padding[0] == 0
+            and decoder.dilation[0] == 1
+        ):
+            raise ValueError(
+                "streaming needs a speechbrain.lobes.models.dual_path."
+                "Decoder (a ConvTranspose1d to one channel, without padding) "
+                f"with the encoder's kernel {kernel} and stride {stride}."
+            )
+        device = next(masknet.parameters()).device
+        check_precision(precision, device)
+        num_spks = getattr(masknet, "num_spks", None)
+        if num_spks is None:  # ask the model
+            probe = torch.zeros(1, conv.out_channels, 1, device=device)
+            num_spks = masknet.forward_chunk(probe, None)[0].shape[0]
+        super().__init__(
+            kernel,
+            stride,
+            capabilities(masknet).stream_frames,
+            num_spks,
+            None if decoder.bias is None else decoder.bias.detach(),
+            device,
+        )
+        self.encoder, self.masknet, self.decoder = encoder, masknet, decoder
+        self.precision = precision
+        self._state = None
+
+    @torch.no_grad()
+    def _decode(self, x: Tensor) -> Tensor:
+        """`decode_step` in ``precision``; float32 out."""
+        with autocast(self.precision, x.device):
+            out, self._state = decode_step(
+                self.encoder, self.masknet, self.decoder, x, self._state
+            )
+        return out.float()  # the overlap-add and the output in float32
+
+
 def stream_file(
-    separator: "Separator",
+    separator: "BaseSeparator",
     path: str | Path,
     outputs: Sequence[Path],
     downmix: bool = False,
@@ -296,8 +385,9 @@ def stream_file(
 
     Arguments
     ---------
-    separator : Separator
-        With a causal masknet.
+    separator : BaseSeparator
+        One whose `stream` works (a causal model; under ONNX Runtime, one
+        exported with its ``stream.onnx``).
     path : str or Path
         The mixture, at the model's sample rate.
     outputs : sequence of Path
