@@ -112,18 +112,20 @@ def write_corpus(
 MINOR = "zzz"  # the voice id of the minor character's tone
 VOICE_RATES = {  # package name prefix: (sample rate, channels, format)
     "fillets": (22050, 2, "OGG"),
-    "asterisk": (8000, 1, "WAV"),
+    "asterisk": (8000, 1, "WAV"),  # RAW GSM 6.10 for .gsm prompts
     "klettres": (44100, 1, "OGG"),
+    "tuxpaint": (44100, 1, "OGG"),
 }
 
 
 def voice_f0(voice_id: str) -> float:
     """Fundamental frequency (Hz) of a fake real voice: 9 Hz apart in
-    catalogue order from 110 Hz; the minor character's, 400 Hz."""
+    catalogue order from 110 Hz; the minor character's, 90 Hz (below
+    them all)."""
     from lobes.corpus.voice_catalogue import VOICES
 
     ids = [v.id for v in VOICES]
-    return 400.0 if voice_id == MINOR else 110.0 + 9 * ids.index(voice_id)
+    return 90.0 if voice_id == MINOR else 110.0 + 9 * ids.index(voice_id)
 
 
 def voice_recording(
@@ -151,7 +153,8 @@ def voice_file(voice, index: int) -> str:
         return f"{folder}{level}/{voice.language}/{name}"
     if "klettres" in voice.package:  # <lang>/alpha/<letter>.ogg
         return f"{folder}{voice.language}/alpha/L{index}.ogg"
-    return f"{folder}p{index}.wav"  # asterisk: <voice>/<prompt>.wav
+    # asterisk: <voice>/<prompt>.wav or .gsm; tux paint: <stamp>_desc_<lang>
+    return voice.glob.replace("**/", "").replace("*", f"p{index}")
 
 
 def few_voices(klettres: int = 2) -> list:
@@ -184,7 +187,10 @@ def write_voice_packages(
             audio = voice_recording(voice.id, rng, rate)
             if channels == 2:
                 audio = np.stack([audio, audio], axis=1)
-            sf.write(path, audio, rate, format=kind)
+            if path.suffix == ".gsm":  # Asterisk's raw GSM 6.10 prompts
+                sf.write(path, audio, rate, format="RAW", subtype="GSM610")
+            else:
+                sf.write(path, audio, rate, format=kind)
         doc = package / PACKAGES[voice.package].doc
         doc.parent.mkdir(parents=True, exist_ok=True)
         doc.write_text(f"fake copyright of {voice.package}\n")

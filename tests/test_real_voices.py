@@ -22,7 +22,7 @@ from lobes.corpus.speakers import plan_speakers
 from lobes.corpus.splits import tuples
 from lobes.corpus.statistics import corpus_statistics, format_statistics
 from lobes.corpus.vad import MAX_SECONDS, join_pieces, speech_segments
-from lobes.corpus.voice_catalogue import PACKAGES, VOICES, Package
+from lobes.corpus.voice_catalogue import PACKAGES, VOICES, Package, Voice
 from lobes.corpus.writer import generate
 from lobes.training.dynamic_mixing import DynamicMixing
 
@@ -113,9 +113,15 @@ def test_catalogue_voices_are_disjoint_and_enough():
     held_out = roles["cv"] + roles["tt"]
     assert len(held_out) >= 3 and len(roles["tt"]) >= 3
     assert len(roles["tr"]) > len(held_out)  # most voices train
-    # a person is one voice: no (package, file pattern) twice
-    owners = {(v.package, v.glob, v.name_prefix) for v in VOICES}
+    # a person is one voice: no (package, file pattern) or name twice
+    owners = {(v.package, v.glob, v.name_prefix, v.exclude) for v in VOICES}
     assert len(owners) == len(VOICES)
+    assert len({v.name for v in VOICES}) == len(VOICES)
+    for voice in VOICES:  # folders left out lie where the glob looks
+        assert all(
+            folder.startswith(voice.glob.split("*")[0].rstrip("/"))
+            for folder in voice.exclude
+        )
     assert {v.sex for v in roles["tt"]} == {"f", "m"}
     for package in PACKAGES.values():
         for version, sha256 in package.pins:
@@ -147,6 +153,34 @@ def test_voice_assignment_by_file_name(tmp_path):
             root = roots[voice.package]
             own = {f.relative_to(root).as_posix() for f in voices.files(voice)}
             assert {file for file, _, _ in pieces} <= own
+
+
+def test_excluded_folders_are_not_the_voice(tmp_path):
+    """Folders a voice leaves out (other people speak there) give it no
+    recordings, and so no utterances; a folder whose name merely starts
+    the same is not left out."""
+    root = tmp_path / "pkg"
+    kept = ["b/c/y_desc_fr.ogg", "symbols2/q_desc_fr.ogg", "w_desc_fr.ogg"]
+    others = ["symbols/z_desc_fr.ogg", "animals/x_desc_fr.ogg"]
+    for name in [*kept, *others, "b/v_desc_ru.ogg"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, tone(1.5, voice_f0("aen")), RATE, format="OGG")
+    voice = Voice(
+        "tfr",
+        "a French speaker",
+        "pkg",
+        "**/*_desc_fr.ogg",
+        "tr",
+        "m",
+        "fr",
+        exclude=("symbols", "animals"),
+    )
+    package = Package("pkg", (("1", sha256("deb")),), "GPL-2", "someone")
+    voices = RealVoices({"pkg": root}, {}, RATE, 1, (voice,), {"pkg": package})
+    files = [f.relative_to(root).as_posix() for f in voices.files(voice)]
+    assert files == sorted(kept)
+    pieces = {p[0] for _, got in voices.utterances(voice, 10) for p in got}
+    assert pieces == set(kept)
 
 
 # --- fetching pinned packages -------------------------------------------

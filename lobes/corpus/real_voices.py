@@ -40,7 +40,9 @@ class RealVoices:
     """Utterances of real voices, cut from unpacked packages on demand.
 
     Each voice's recordings are read in an order drawn from ``seed``,
-    downmixed, resampled to ``sample_rate``, cut at pauses by the energy
+    downmixed, resampled to ``sample_rate`` (one sinc kernel per source
+    rate, built once: the same samples as
+    :func:`torchaudio.functional.resample`), cut at pauses by the energy
     voice-activity detector and joined into utterances of 1-10 s
     (:func:`lobes.corpus.vad.join_pieces`). A voice's utterances depend
     only on the packages, its id, ``seed`` and ``sample_rate``.
@@ -80,6 +82,7 @@ class RealVoices:
             v for v in voices if v.package in roots and self.files(v)
         ]
         self._streams, self._cut = {}, {}
+        self._resamplers = {}  # source rate -> torchaudio Resample
 
     def role(self, role: str) -> list[Voice]:
         """The voices of a role (``tr``, ``cv``, ``tt``), in catalogue order.
@@ -140,7 +143,8 @@ class RealVoices:
         self._streams.pop(voice.id, None)
 
     def files(self, voice: Voice) -> list[Path]:
-        """The recordings of ``voice``, sorted.
+        """The recordings of ``voice``, sorted: the files of its glob,
+        those of its name prefix only, none in its excluded folders.
 
         Arguments
         ---------
@@ -154,10 +158,12 @@ class RealVoices:
         if voice.id not in self._files:
             root = self.roots[voice.package]
             pattern = re.compile(f"[^-]+{re.escape(voice.name_prefix)}")
+            excluded = [root / folder for folder in voice.exclude]
             self._files[voice.id] = sorted(
                 path
                 for path in root.glob(voice.glob)
-                if not voice.name_prefix or pattern.match(path.name)
+                if (not voice.name_prefix or pattern.match(path.name))
+                and not any(path.is_relative_to(e) for e in excluded)
             )
         return self._files[voice.id]
 
@@ -174,16 +180,26 @@ class RealVoices:
                 continue
             if len(audio) < rate // 10:
                 continue
-            audio = torch.from_numpy(audio.mean(axis=1))
-            if rate != self.sample_rate:
-                audio = torchaudio.functional.resample(
-                    audio, rate, self.sample_rate
-                )
+            audio = self._resample(torch.from_numpy(audio.mean(axis=1)), rate)
             audio = audio.double().numpy()
             name = path.relative_to(root).as_posix()
             for start, end in speech_segments(audio, self.sample_rate):
                 where = [name, start / self.sample_rate, end / self.sample_rate]
                 yield audio[start:end], where
+
+    def _resample(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
+        """``audio`` (float32) from ``rate`` to the corpus's sample rate.
+        Building the sinc kernel costs far more than applying it (0.2 s
+        for 44.1 kHz), so each rate's is built once; in float32, as
+        :func:`torchaudio.functional.resample` builds it for float32
+        audio, so the samples are the same."""
+        if rate == self.sample_rate:
+            return audio
+        if rate not in self._resamplers:
+            self._resamplers[rate] = torchaudio.transforms.Resample(
+                rate, self.sample_rate, dtype=torch.float32
+            )
+        return self._resamplers[rate](audio)
 
     def write_credits(self, out: Path, used: dict[str, list[str]]) -> list[str]:
         """Writes ``OUT/CREDITS.md`` and the packages' copyright files

@@ -2,11 +2,10 @@
 recorded speech, the voices in them, and the split each voice serves.
 
 Each package is pinned to exact versions and the SHA-256 of their ``.deb``
-files (Debian 12 "bookworm" first, then Debian 13 "trixie"; the audio
-files of both versions are identical, checked file by file). Each voice is
+files (Debian 12 "bookworm" first, then Debian 13 "trixie"). Each voice is
 one person, whose recordings are found by a glob in the unpacked package
-(and, where one package holds several people, a pattern on the file
-name), and serves one role only:
+(and, where one package holds several people, a pattern on the file name
+or folders left out), and serves one role only:
 
 - ``tr``: training and dynamic mixing (``clean/tr``);
 - ``cv``: validation;
@@ -14,15 +13,41 @@ name), and serves one role only:
 
 So no voice of the validation or test splits is ever heard in training.
 The three test voices give three pairs (two female voices, one male; two
-languages of telephone prompts and one of game dialogue). Fish Fillets
-lines are named ``<level>-<character>-<line>.ogg``; the two main
-characters, ``m`` (the small fish) and ``v`` (the big fish), speak about
-40 minutes each per dub, and the minor characters (a minute or two each,
-possibly voiced by the same actors) are not used. The Asterisk prompts
-(``asterisk-core-sounds-es-wav`` is Allison again, so it is left out)
-are one voice actor per language. KLettres has one speaker per language
-reading letters and syllables of about a second each, joined here into
-utterances; those voices only train.
+languages of telephone prompts and one of game dialogue).
+
+The packages:
+
+- Fish Fillets NG: lines are named ``<level>-<character>-<line>.ogg``; the
+  two main characters, ``m`` (the small fish) and ``v`` (the big fish),
+  speak about 40 minutes each per dub, and the minor characters (a minute
+  or two each, possibly voiced by the same actors) are not used.
+- Asterisk: one voice actor per language and package, 10-25 minutes of
+  prompts at 8 kHz, WAV or GSM (``asterisk-core-sounds-es-wav`` is Allison
+  again, so it is left out). The Colombian Spanish prompts are in ``es/`` in
+  bookworm and ``es_CO_f_Avatar/`` in trixie, the same files.
+- Tux Paint stamps: a spoken description of each stamp (a word or a short
+  phrase, 1-2 s), 5-20 minutes per language, each language recorded by
+  one person (credited in the package's changelog); ``symbols/`` (numbers
+  and letters, recorded by others) is left out, and so are the French
+  ``animals/``, where a second, female voice speaks some of the lines.
+  Trixie's version holds the same recordings re-encoded in mono at a
+  lower bit rate (and a few more stamps), so its utterances differ a
+  little from bookworm's; the people are the same.
+- KLettres: one speaker per language reading letters and syllables of
+  about a second each, joined here into utterances; those voices only
+  train, with a minute or two each (Malayalam's, 18). The speakers are
+  not credited: the Danish and the French ones (both male) may be the
+  Tux Paint speakers of those languages.
+
+Where a package does not say a speaker's sex, their pitch does: the
+median pitch of the Tux Paint and prompt voices is 118-148 Hz for the
+men and 180-258 Hz for the women.
+
+Except for the Tux Paint stamps, the audio files of both pinned versions
+are identical, checked file by file. No training voice is one of the
+validation or test people: those are the big fish of the Czech original,
+IvrvoiceRU (Russian prompts), the small fish of the Dutch dub, June
+Wallack (Canadian French prompts) and Carlo Flora (Italian prompts).
 
 Authors
  * sepformer-lobes contributors 2026
@@ -83,6 +108,9 @@ class Voice:
     name_prefix : str
         Only files whose name starts with a level name and this (a
         character code, e.g. ``-m-``) belong to the voice.
+    exclude : tuple of str
+        Folders, relative to the unpacked package, whose files do not
+        belong to the voice (recorded by other people).
     """
 
     id: str
@@ -93,11 +121,14 @@ class Voice:
     sex: str
     language: str
     name_prefix: str = ""
+    exclude: tuple[str, ...] = ()
 
 
 _FILLETS = "usr/share/games/fillets-ng/sound/*/{}/*.ogg"
 _ASTERISK = "usr/share/asterisk/sounds/{}/**/*.wav"
 _KLETTRES = "usr/share/klettres/{}/**/*.ogg"
+_PROMPTS = "usr/share/asterisk/sounds/{}/**/*.gsm"
+_STAMPS = "usr/share/tuxpaint/stamps"
 _GPL = "GPL-2"
 
 PACKAGES = {
@@ -202,6 +233,76 @@ PACKAGES = {
             "GPL-2+",
             "2001-2011 Anne-Marie Mahfouf and the KDE contributors",
         ),
+        Package(
+            "asterisk-prompt-es-co",
+            (
+                (
+                    "0.20070403-2.1",
+                    "6702696e045514699e87dc8fb70f370717e5df91"
+                    "f821f7bec8dd0df1be008e83",
+                ),
+                (
+                    "0.20070403-4",
+                    "36095a4c6761be6f05e8f8505480e6d31e4a114d"
+                    "60413c5f6a1fbf59985ad132",
+                ),
+            ),
+            _GPL,
+            "2006 Avatar Ltda. (http://www.avatar.com.co/), voice of "
+            "July E. Jiménez",
+        ),
+        Package(
+            "asterisk-prompt-fr-armelle",
+            (
+                (
+                    "20070613-2.2",
+                    "162570b1a9b3512a98f06b89f60c7c17cf1b9b52"
+                    "297315adca9a4e5be728bea3",
+                ),
+                (
+                    "20070613-3",
+                    "2fe2bd3469cd3c2b44259cd61f77cc36f24bab67"
+                    "7f8c71d8011b58007ffa7379",
+                ),
+            ),
+            "BSD-2-clause",
+            "2006 Michel Gutierrez, voice of Armelle Desjardins",
+        ),
+        Package(
+            "asterisk-prompt-it-menardi-wav",
+            (
+                (
+                    "1:1.4.22+mm20110907-3.1",
+                    "3094530d98f8758ac275572d59624c41f60969fe"
+                    "f883f34f4886d144f3dfeb21",
+                ),
+                (
+                    "1:1.4.22+mm20110907-3.2",
+                    "a25d3c72f3a56e0648b282c138b42cd9b814bab9"
+                    "24addafd38f7a712f9933984",
+                ),
+            ),
+            "CC-BY-SA-3.0-IT",
+            "2006-2011 Marco Menardi and Paola Dal Zot (voice), "
+            "http://www.voip.ammdomus.it",
+        ),
+        Package(
+            "tuxpaint-stamps-default",
+            (
+                (
+                    "2022.06.04-1",
+                    "6db6c1bfc870a47f1499d6203b083522eacb57c5"
+                    "f9c87d468f2e92eb6d9d5f34",
+                ),
+                (
+                    "2025.03.31-1",
+                    "6312d03a37d0220b10fc91a7467bf2a2a2336e08"
+                    "c2f416de04311d25fd7aeacb",
+                ),
+            ),
+            _GPL,
+            "2002-2022 Bill Kendrick and the Tux Paint contributors",
+        ),
     )
 }
 
@@ -227,6 +328,19 @@ _KLETTRES_LANGUAGES = {  # speaker id: language folder
     "ktn": "tn",
     "kuk": "uk",
 }
+
+_STAMP_SPEAKERS = (  # speaker id, who (the changelog's credit), sex, language
+    ("tbe", "Kseniya Buraya", "f", "be"),
+    ("tbg", "Krasimir Petkov", "m", "bg"),
+    ("tca", "Pere Pujal i Carabantes", "m", "ca"),
+    ("tda", "Joe Dalton", "m", "da"),
+    ("tel", "Kiriaki Serafeim", "f", "el"),
+    ("tes", "Estefanía Ortiz", "f", "es"),
+    ("tfr", "a French speaker (PaulK or Jacques Chion)", "m", "fr"),
+    ("tro", "Tabbytha", "f", "ro"),
+    ("tru", "Edwin Veber", "m", "ru"),
+)
+_NOT_THEIRS = {"fr": ("animals",)}  # folders where someone else speaks too
 
 VOICES = (
     Voice(
@@ -269,6 +383,49 @@ VOICES = (
             language,
         )
         for voice_id, language in _KLETTRES_LANGUAGES.items()
+    ),
+    Voice(
+        "aco",
+        "July E. Jiménez",
+        "asterisk-prompt-es-co",
+        _PROMPTS.format("es*"),  # es/ (bookworm), es_CO_f_Avatar/ (trixie)
+        "tr",
+        "f",
+        "es-CO",
+    ),
+    Voice(
+        "afa",
+        "Armelle Desjardins",
+        "asterisk-prompt-fr-armelle",
+        _PROMPTS.format("fr"),
+        "tr",
+        "f",
+        "fr",
+    ),
+    Voice(
+        "aim",
+        "Paola Dal Zot",
+        "asterisk-prompt-it-menardi-wav",
+        "usr/share/asterisk/sounds/it_IT_f_Menardi/**/*.wav",
+        "tr",
+        "f",
+        "it",
+    ),
+    *(
+        Voice(
+            voice_id,
+            f"{who} (Tux Paint)",
+            "tuxpaint-stamps-default",
+            f"{_STAMPS}/**/*_desc_{language}.ogg",
+            "tr",
+            sex,
+            language,
+            exclude=tuple(
+                f"{_STAMPS}/{folder}"
+                for folder in ("symbols", *_NOT_THEIRS.get(language, ()))
+            ),
+        )
+        for voice_id, who, sex, language in _STAMP_SPEAKERS
     ),
     Voice(
         "aru",
