@@ -4,7 +4,7 @@ runs the checkout's WSJ0Mix recipe).
 Builds the embedded corpus in the WSJ0-2Mix layout from eSpeak NG voices
 and real recorded voices (pinned Debian packages fetched into
 ``~/.cache/sepformer-lobes``; eSpeak NG only, saying so, where they cannot
-be fetched), trains a small RE-SepFormer with the WSJ0Mix recipe exactly
+be fetched), trains a small FlashFormer with the WSJ0Mix recipe exactly
 as a user runs it (with dynamic mixing and a few minutes of CPU), and
 scores it twice: on the synthetic test split and on the real-speech test
 split, mixtures of three real voices that no training or validation

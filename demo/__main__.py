@@ -8,11 +8,13 @@ from pathlib import Path
 from demo.report import results_table, spectrogram_figure
 from demo.training import (
     CORPUS,
+    DEMO_MODEL,
     REAL_VOICES,
     RECIPE_OF,
     RECIPES,
     TRAINING_EPOCHS,
     build_corpus,
+    demo_threads,
     train,
 )
 from hparams import MODELS
@@ -66,18 +68,26 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     suffix = "" if args.corpus == "wsj0-2mix" else f"-{args.corpus}"
     corpus = out / f"corpus{suffix}"
-    output = out / f"resepformer{suffix}"
+    output = out / f"{DEMO_MODEL}{suffix}"
     recipe = RECIPES / RECIPE_OF[args.corpus]
-    sizes, epochs, model = CORPUS, TRAINING_EPOCHS, MODELS["resepformer"].small
+    definition = MODELS[DEMO_MODEL]
+    sizes, epochs, model = CORPUS, TRAINING_EPOCHS, definition.small
     if args.smoke:
-        sizes, epochs, model = SMOKE_CORPUS, 1, MODELS["resepformer"].tiny
+        sizes, epochs, model = SMOKE_CORPUS, 1, definition.tiny
 
     print(f"== 1/4 Embedded corpus ({args.corpus} layout) -> {corpus}")
     real = build_corpus(corpus, args.corpus, sizes, args.real_voices)
     print(format_statistics(corpus_statistics(corpus)))
 
-    print(f"\n== 2/4 Training a small RE-SepFormer -> {output}")
-    training = dict(sizes=model, epochs=epochs, extra=["--n_audio_to_save=5"])
+    label = definition.label
+    print(f"\n== 2/4 Training a small {label} -> {output}")
+    training = dict(
+        model=DEMO_MODEL,
+        sizes=model,
+        epochs=epochs,
+        extra=["--n_audio_to_save=5"],
+        threads=demo_threads(),
+    )
     command = train(corpus, output, layout=args.corpus, **training)
 
     print("\n== 3/4 Synthetic test (eSpeak NG voices; dB over the mixture)")
@@ -86,7 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     audio = output / "save" / "audio_results"
     rows, _ = read_test_results(output / FILE)
     figure = out / f"separation{suffix}.png"
-    figures = {figure: spectrogram_figure(audio, figure, rows[0]["snt_id"])}
+    figures = {
+        figure: spectrogram_figure(
+            audio, figure, rows[0]["snt_id"], model=label
+        )
+    }
     scores = f"synthetic test SI-SNRi {average['si-snr_i']:.2f} dB"
 
     print("\n== 4/4 Real-speech test (real voices never heard in training)")
@@ -97,7 +111,11 @@ def main(argv: list[str] | None = None) -> None:
         rows, _ = read_test_results(results)
         figure = out / f"separation{suffix}-real.png"
         figures[figure] = spectrogram_figure(
-            audio, figure, rows[0]["snt_id"], "real-speech test mixture"
+            audio,
+            figure,
+            rows[0]["snt_id"],
+            "real-speech test mixture",
+            model=label,
         )
         scores += f", real-speech test SI-SNRi {average['si-snr_i']:.2f} dB"
     else:

@@ -102,6 +102,7 @@ def spectrogram_figure(
     figure: Path,
     example: str | None = None,
     kind: str = "test mixture",
+    model: str = "FlashFormer",
 ) -> str:
     """Draws mixture, references and estimates of a saved test example as
     log-magnitude spectrograms.
@@ -116,6 +117,8 @@ def spectrogram_figure(
         The test mixture's id (default: the first saved).
     kind : str
         What the mixture is, in the figure's title.
+    model : str
+        The model that separated it, in the figure's title.
 
     Returns
     -------
@@ -147,7 +150,7 @@ def spectrogram_figure(
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("Hz")
     axes[-1].set_xlabel("seconds")
-    fig.suptitle(f"RE-SepFormer demo, {kind} {example}")
+    fig.suptitle(f"{model} demo, {kind} {example}")
     fig.tight_layout()
     with replacing(figure) as partial:
         fig.savefig(partial, dpi=100)

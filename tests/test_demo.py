@@ -10,7 +10,7 @@ from pathlib import Path
 
 from demo.__main__ import SMOKE_CORPUS, main
 from demo.report import speakers
-from demo.training import build_corpus
+from demo.training import DEMO_MODEL, build_corpus
 from lobes.corpus.voice_catalogue import VOICES
 from lobes.training.results import REAL_FILE, read_test_results
 
@@ -24,7 +24,7 @@ def test_librimix_demo_scores_synthetic_and_real_speech(tmp_path, capsys):
     real = ["--real-voices", str(packages)]
     main([str(out), "--corpus", "librimix", "--smoke", *real])
     text = capsys.readouterr().out
-    corpus, run = out / "corpus-librimix", out / "resepformer-librimix"
+    corpus, run = out / "corpus-librimix", out / f"{DEMO_MODEL}-librimix"
     assert (corpus / "wav8k/min/test_real/mix_clean").is_dir()
     assert (corpus / "CREDITS.md").is_file()
     assert "--base_folder_dm=" + str(corpus / "clean" / "train-360") in text
