@@ -18,13 +18,16 @@ SepFormer, plus two ablations of LatentSepFormer (`RUNS`)::
     python -m bench.quality --epochs 200 --jobs 4 --models resepformer
     python -m bench.quality --models resepformer resepformer_sb \\
         --seeds 1234 1 2                      # the spread over 3 seeds
+    python -m bench.quality --seeds 1234 1 --top 2  # seed 1: the best 2
     python -m bench.quality --real-voices off # eSpeak NG voices only
     python -m bench.quality --smoke           # the path in a minute
 
 ``--seeds`` trains each model once per seed (the recipe's ``--seed``: the
 initial weights and the dynamically mixed training examples; the corpus is
-the same). ``--jobs`` trains that many runs at once (one thread each). Runs
-resume: an interrupted benchmark started again continues each run from its
+the same); with ``--top K`` only the K runs of the best SI-SNRi with the
+first seed get the others. ``--jobs`` trains that many runs at once (one
+thread each). Runs resume: an interrupted benchmark started again
+continues each run from its
 last checkpoint (its folder is ``OUT/<run name>/<seed>``, as SpeechBrain's
 ``results/<experiment>/<seed>``), and a finished one is only scored again.
 Results: ``bench/results/quality.csv``, one row per run and seed, and
@@ -36,6 +39,7 @@ corpus and models, one epoch, its folder and results in
 
 import argparse
 import functools
+import math
 import platform
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -190,6 +194,7 @@ def header_text(
     real: bool,
     jobs: int,
     smoke: bool = False,
+    top: int | None = None,
 ) -> str:
     """What ``quality.md`` says before its tables: the budget, the seeds,
     the corpus, the machine and the command line.
@@ -210,6 +215,8 @@ def header_text(
         Runs trained at once.
     smoke : bool
         A ``--smoke`` run.
+    top : int, optional
+        Only the ``top`` runs of the first seed got the other seeds.
 
     Returns
     -------
@@ -230,6 +237,11 @@ def header_text(
             f"seeds {', '.join(map(str, seeds))} (each score: the mean over "
             "the seeds ± half their range)"
         )
+        if top is not None:
+            seed_text += (
+                f", the seeds after the first for the {top} runs of the "
+                "best SI-SNRi with the first only"
+            )
     real_text = (
         f"real-speech test split (real SI-SNRi, SDRi: {sizes['n_test_real']} "
         "mixtures of held-out real voices)"
@@ -237,6 +249,7 @@ def header_text(
         else "no real-speech test split (a corpus without real voices)"
     )
     command = f"--epochs {epochs} --seeds {' '.join(map(str, seeds))}"
+    command += "" if top is None else f" --top {top}"
     return (
         f"Equal budget: {epochs} epochs x {steps} steps of 4 dynamically "
         f"mixed 2 s examples, {seed_text}; embedded corpus test split "
@@ -245,6 +258,33 @@ def header_text(
         f"run, {jobs} at once.\n\n    python -m bench.quality {command}"
         f"{' --smoke' if smoke else ''}\n\n"
     )
+
+
+def best_runs(rows: list[dict], top: int | None) -> list[str]:
+    """The names of the ``top`` rows of the best SI-SNRi (all, in their
+    order, when ``top`` is None).
+
+    Arguments
+    ---------
+    rows : list of dict
+        One per run: ``name`` and ``SI-SNRi`` (None: not scored).
+    top : int, optional
+        How many.
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> rows = [{"name": n, "SI-SNRi": v} for n, v in zip("abc", (1, 3, None))]
+    >>> best_runs(rows, 1), best_runs(rows, None)
+    (['b'], ['a', 'b', 'c'])
+    """
+    if top is None:
+        return [row["name"] for row in rows]
+    ranked = sorted(rows, key=lambda row: -(row["SI-SNRi"] or -math.inf))
+    return [row["name"] for row in ranked[:top]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -280,6 +320,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[SEED],
         metavar="N",
         help="train each run once per seed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        metavar="K",
+        help="only the K runs of the best SI-SNRi with the first seed get "
+        "the other seeds (default: every run)",
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
@@ -348,12 +395,21 @@ def main(argv: list[str] | None = None) -> None:
             **scores(folder),
         }
 
-    tasks = [(name, seed) for name in args.models for seed in args.seeds]
+    first, *more = args.seeds
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(run, tasks))
+        rows = list(pool.map(run, [(name, first) for name in args.models]))
+        again = best_runs(rows, args.top)
+        rows += pool.map(run, [(name, s) for name in again for s in more])
     write_csv(rows, args.results / "quality.csv")
     header = header_text(
-        args.epochs, steps, args.seeds, sizes, real, args.jobs, args.smoke
+        args.epochs,
+        steps,
+        args.seeds,
+        sizes,
+        real,
+        args.jobs,
+        args.smoke,
+        args.top,
     )
     summary = summarize(rows, SCORES, ["tested epoch"])
     table = spread_table(summary, [*COLUMNS, *SCORES], SCORES)
