@@ -25,7 +25,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "bench" / "results"
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# a minus sign belongs to a number unless it follows one (a range, 4-256)
+NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
 
 # bench/results/separate_long.csv's model and mode for the README's names
 LONG_MODELS = {
@@ -237,18 +238,39 @@ def suite_lengths() -> list[float]:
 
 
 def quality_claims(table: Table) -> list[Claim]:
-    """### Quality at equal training budget: bench/results/quality.csv,
-    every column (the table's header is the CSV's)."""
-    rows = {r["model"]: r for r in read_csv("quality.csv")}
-    assert table.header[0] == "model"
-    assert set(table.header[1:]) <= set(next(iter(rows.values())))
+    """### Quality at equal training budget: bench/results/quality.csv, one
+    row per run and seed, summarised per model as bench.quality does (each
+    score the mean over the seeds, ``± half range`` with several)."""
+    from bench.quality import COLUMNS, SCORES
+    from bench.spread import summarize
+
+    rows = [
+        {k: (v if v != "" else None) for k, v in row.items()}
+        for row in read_csv("quality.csv")
+    ]
+    runs = {r["model"]: r for r in summarize(rows, SCORES, ["tested epoch"])}
+    assert table.header == [*COLUMNS, *SCORES]
     claims = []
     for r, row in enumerate(table.rows):
-        assert row[0] in rows, f"quality.csv has no '{row[0]}'"
+        run = runs.get(row[0])
+        assert run, f"quality.csv has no '{row[0]}'"
         for c, key in enumerate(table.header[1:], start=1):
-            fullmatch(r"[\d.]+", row[c], f"{row[0]}, {key}")
-            claims.append(Claim(r, c, 0, float(rows[row[0]][key]), key))
-    assert sorted(row[0] for row in table.rows) == sorted(rows)
+            cell, where = row[c], f"{row[0]}, {key}"
+            if key in SCORES:
+                if run[key] is None:
+                    assert cell == "", where
+                    continue
+                values = [run[key]]
+                if run[f"{key} ±"] is not None:
+                    values.append(run[f"{key} ±"])
+                fullmatch(r"-?[\d.]+( ± [\d.]+)?", cell, where)
+            else:  # one number, or one per seed ("1234, 7")
+                values = [float(v) for v in str(run[key]).split(", ")]
+                fullmatch(r"[\d.]+(, [\d.]+)*", cell, where)
+            assert len(NUMBER.findall(cell)) == len(values), where
+            for index, value in enumerate(values):
+                claims.append(Claim(r, c, index, float(value), key))
+    assert sorted(row[0] for row in table.rows) == sorted(runs)
     return claims
 
 
