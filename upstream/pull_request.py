@@ -13,6 +13,7 @@ from string import Template
 import speechbrain
 import torch
 
+from bench.spread import summarize
 from bench.tables import RESULTS, format_value, markdown_table
 from upstream.recipes import RECIPE, recipe_test_rows
 from upstream.rename import (
@@ -37,9 +38,14 @@ QUALITY_COLUMNS = {
     "params_M": "params (M)",
     "GMACs/s": "GMACs/s",
     "steps": "training steps",
+    "seeds": "seeds",
     "SI-SNRi": "SI-SNRi (dB)",
     "SDRi": "SDRi (dB)",
+    "real SI-SNRi": "real voices SI-SNRi (dB)",
+    "real SDRi": "real voices SDRi (dB)",
 }
+# quality.csv's scores, averaged over a run's seeds
+QUALITY_SCORES = ("SI-SNRi", "SDRi", "real SI-SNRi", "real SDRi")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -57,7 +63,7 @@ def read_rows(path: Path) -> list[dict]:
     Example
     -------
     >>> read_rows(QUALITY)[0]["model"]
-    'RESepFormer'
+    'FlashFormer'
     """
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -219,9 +225,13 @@ def measurements(suite: list[dict], quality: list[dict]) -> dict[str, str]:
     costs = cost_rows(suite)
     first = next(r for r in suite if float(r["seconds"]) == LENGTH)
     cpu, *machine = first["machine"].split("; ")
+    runs = summarize(
+        [{k: number(v) for k, v in row.items()} for row in quality],
+        QUALITY_SCORES,
+    )  # one row per model, each score the mean over its seeds
     quality_rows = [
-        {new: number(row[old]) for old, new in QUALITY_COLUMNS.items()}
-        for row in quality
+        {new: number(str(run[old])) for old, new in QUALITY_COLUMNS.items()}
+        for run in runs
     ]
     return dict(
         headline(costs),
