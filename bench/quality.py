@@ -14,7 +14,7 @@ upstream SpeechBrain's RE-SepFormer (``resepformer_sb``, the same function
 as our RESepFormer: training fidelity at equal steps, data and seed) and
 SepFormer, plus two ablations of LatentSepFormer (`RUNS`)::
 
-    python -m bench.quality                   # 8 epochs of 200 steps each
+    python -m bench.quality                   # the demo's 12 x 200 steps
     python -m bench.quality --epochs 200 --jobs 4 --models resepformer
     python -m bench.quality --models resepformer resepformer_sb \\
         --seeds 1234 1 2                      # the spread over 3 seeds
