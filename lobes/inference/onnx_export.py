@@ -178,6 +178,25 @@ def _exported_program(
     return program
 
 
+def export_copy(model: nn.Module) -> EncoderMaskerDecoder:
+    """The model to export: a copy on the CPU, float32, in eval mode, as an
+    `EncoderMaskerDecoder` (``model`` is left as it is).
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        With ``encoder``, ``masknet`` and ``decoder``.
+
+    Returns
+    -------
+    EncoderMaskerDecoder
+    """
+    cpu = copy.deepcopy(model).cpu().float().eval()
+    if not isinstance(cpu, EncoderMaskerDecoder):
+        cpu = EncoderMaskerDecoder(cpu.encoder, cpu.masknet, cpu.decoder)
+    return cpu
+
+
 def to_onnx(
     program: torch.export.ExportedProgram,
     input_names: list[str],
@@ -359,9 +378,7 @@ def export_onnx(
     """
     require_onnx()
     path = Path(path)
-    cpu = copy.deepcopy(model).cpu().float().eval()
-    if not isinstance(cpu, EncoderMaskerDecoder):
-        cpu = EncoderMaskerDecoder(cpu.encoder, cpu.masknet, cpu.decoder)
+    cpu = export_copy(model)
     program = _exported_program(cpu, trace_samples)
     onnx_program = to_onnx(
         program,

@@ -30,6 +30,7 @@ import torch
 
 from lobes.inference.onnx_export import (
     OPSET,
+    export_copy,
     onnx_metadata,
     require_onnx,
     save_checked,
@@ -149,9 +150,7 @@ def export_stream_onnx(
     """
     require_onnx()
     path = Path(path)
-    cpu = copy.deepcopy(model).cpu().float().eval()
-    if not isinstance(cpu, EncoderMaskerDecoder):
-        cpu = EncoderMaskerDecoder(cpu.encoder, cpu.masknet, cpu.decoder)
+    cpu = export_copy(model)
 
     def reference() -> StreamingSeparator:
         return StreamingSeparator(cpu.encoder, cpu.masknet, cpu.decoder)
