@@ -22,7 +22,9 @@ def summarize(
     Arguments
     ---------
     rows : list of dict
-        One per run and seed: ``name``, ``seed``, the scores and more.
+        One per run and seed: ``name``, ``seed``, the scores and more (a
+        score None or ``""``, as a CSV reader gives an empty cell: no
+        value).
     scores : sequence of str
         The columns to average.
     listed : sequence of str
@@ -57,7 +59,7 @@ def summarize(
             run[key] = ", ".join(str(r.get(column, "")) for r in seeds)
         for score in scores:
             values = [
-                float(r[score]) for r in seeds if r.get(score) is not None
+                float(r[score]) for r in seeds if r.get(score) not in (None, "")
             ]
             run[score] = statistics.fmean(values) if values else None
             run[f"{score} ±"] = (

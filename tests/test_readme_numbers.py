@@ -244,10 +244,7 @@ def quality_claims(table: Table) -> list[Claim]:
     from bench.quality import COLUMNS, SCORES
     from bench.spread import summarize
 
-    rows = [
-        {k: (v if v != "" else None) for k, v in row.items()}
-        for row in read_csv("quality.csv")
-    ]
+    rows = list(read_csv("quality.csv"))
     runs = {r["model"]: r for r in summarize(rows, SCORES, ["tested epoch"])}
     assert table.header == [*COLUMNS, *SCORES]
     claims = []
