@@ -292,6 +292,36 @@ def long_claims(table: Table) -> list[Claim]:
     return claims
 
 
+# the fp32 / bf16 / ONNX table's columns: suite_precisions.csv's run names
+PRECISION_RUNS = {"fp32": "fp32", "bf16": "bf16", "ONNX": "onnx"}
+# the numbers of one of its cells, in order: time, the ratios against
+# upstream RE-SepFormer and SkiM, the share of the peak (in percent)
+PRECISION_FIELDS = ("time_s", "vs_sb-resepformer", "vs_sb-skim")
+
+
+def precision_claims(table: Table) -> list[Claim]:
+    rows = {
+        (r["label"], float(r["seconds"])): r
+        for r in read_csv("suite_precisions.csv")
+        if r["source"] == "ours"
+    }
+    claims = []
+    for r, row in enumerate(table.rows):
+        point = rows.get((row[0], float(row[1].removesuffix(" s"))))
+        assert point, f"suite_precisions.csv has no row for {row[:2]}"
+        for c, column in enumerate(table.header):
+            run = PRECISION_RUNS.get(column)
+            if run is None:
+                continue
+            assert point[f"{run}_status"] == "ok", (row[:2], column)
+            values = [float(point[f"{run}_{f}"]) for f in PRECISION_FIELDS]
+            values.append(100 * float(point[f"{run}_peak_fraction"]))
+            for i, value in enumerate(values):
+                claims.append(Claim(r, c, i, value, "suite_precisions.csv"))
+    assert len(table.rows) == len(rows), "every lobe row of the CSV"
+    return claims
+
+
 # (section heading, first header cell, the table's claims)
 TABLES: dict[str, tuple[str, str, Callable[[Table], list[Claim]]]] = {
     "lobes": ("The mask networks", "lobe", lobe_claims),
@@ -299,6 +329,11 @@ TABLES: dict[str, tuple[str, str, Callable[[Table], list[Claim]]]] = {
     "results": ("Results", "model", results_claims),
     "quality": ("Quality at equal training budget", "model", quality_claims),
     "long": ("Separate recordings of any length", "lobe", long_claims),
+    "precisions": (
+        "fp32, bf16 and ONNX Runtime, with the matrix-product peak",
+        "model",
+        precision_claims,
+    ),
 }
 
 
