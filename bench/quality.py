@@ -14,7 +14,7 @@ upstream SpeechBrain's RE-SepFormer (``resepformer_sb``, the same function
 as our RESepFormer: training fidelity at equal steps, data and seed) and
 SepFormer, plus two ablations of LatentSepFormer (`RUNS`)::
 
-    python -m bench.quality                   # the demo's 12 x 200 steps
+    python -m bench.quality                   # the demo's 24 x 200 steps
     python -m bench.quality --epochs 200 --jobs 4 --models resepformer
     python -m bench.quality --models resepformer resepformer_sb \\
         --seeds 1234 1 2                      # the spread over 3 seeds
@@ -52,6 +52,7 @@ from bench.tables import RESULTS, markdown_table, write_csv
 from demo.__main__ import SMOKE_CORPUS
 from demo.training import (
     CORPUS,
+    CROP_SECONDS,
     STEPS_PER_EPOCH,
     TRAINING_EPOCHS,
     build_corpus,
@@ -189,6 +190,7 @@ def scores(run: Path) -> dict:
 def header_text(
     epochs: int,
     steps: int,
+    crop_seconds: float,
     seeds: list[int],
     sizes: dict,
     real: bool,
@@ -205,6 +207,8 @@ def header_text(
         Training epochs.
     steps : int
         Training steps per epoch.
+    crop_seconds : float
+        Length of the training examples.
     seeds : list of int
         The seeds.
     sizes : dict
@@ -224,10 +228,10 @@ def header_text(
 
     Example
     -------
-    >>> text = header_text(8, 200, [1234, 1], CORPUS, False, 2)
+    >>> text = header_text(8, 200, 2.0, [1234, 1], CORPUS, False, 2)
     >>> "seeds 1234, 1 (each score: the mean" in text
     True
-    >>> "    python -m bench.quality --epochs 8 --seeds 1234 1\\n" in text
+    >>> "quality --epochs 8 --crop-seconds 2 --seeds 1234 1\\n" in text
     True
     """
     if len(seeds) == 1:
@@ -248,12 +252,15 @@ def header_text(
         if real
         else "no real-speech test split (a corpus without real voices)"
     )
-    command = f"--epochs {epochs} --seeds {' '.join(map(str, seeds))}"
+    command = (
+        f"--epochs {epochs} --crop-seconds {crop_seconds:g} "
+        f"--seeds {' '.join(map(str, seeds))}"
+    )
     command += "" if top is None else f" --top {top}"
     return (
         f"Equal budget: {epochs} epochs x {steps} steps of 4 dynamically "
-        f"mixed 2 s examples, {seed_text}; embedded corpus test split "
-        f"({sizes['n_test']} mixtures), {real_text}; "
+        f"mixed {crop_seconds:g} s examples, {seed_text}; embedded corpus "
+        f"test split ({sizes['n_test']} mixtures), {real_text}; "
         f"{platform.processor() or platform.machine()}, one thread per "
         f"run, {jobs} at once.\n\n    python -m bench.quality {command}"
         f"{' --smoke' if smoke else ''}\n\n"
@@ -305,6 +312,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench.quality", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--epochs", type=int, default=TRAINING_EPOCHS)
+    parser.add_argument(
+        "--crop-seconds",
+        type=float,
+        default=CROP_SECONDS,
+        metavar="S",
+        help="length of the training examples (default: the demo's, "
+        "%(default)s)",
+    )
     parser.add_argument(
         "--models",
         nargs="+",
@@ -385,7 +400,16 @@ def main(argv: list[str] | None = None) -> None:
         model = MODELS[spec.model].tiny if args.smoke else spec.sizes
         folder = args.out / name / str(seed)
         extra = [f"--seed={seed}"]
-        train(corpus, folder, spec.model, model, args.epochs, extra, quiet=True)
+        train(
+            corpus,
+            folder,
+            spec.model,
+            model,
+            args.epochs,
+            extra,
+            quiet=True,
+            crop_seconds=args.crop_seconds,
+        )
         return {
             "name": name,
             "model": spec.label,
@@ -404,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
     header = header_text(
         args.epochs,
         steps,
+        args.crop_seconds,
         args.seeds,
         sizes,
         real,
