@@ -37,8 +37,8 @@ REAL_VOICES = "auto"
 DEMO_MODEL = "fsmn_flash"
 # TRAINING_EPOCHS epochs of 800 fresh mixtures (dynamic mixing), in
 # batches of 4 crops of CROP_SECONDS: 200 steps an epoch, and 50 validation
-# mixtures after each. At the same audio per second of training, 4800 steps
-# of 1 s crops learn more than 2400 of 2 s (FlashFormer: 4.49 dB SI-SNRi
+# mixtures after each. 4800 steps of 1 s crops learn more than 2400 of
+# 2 s, the same audio in about the same time (FlashFormer: 4.49 dB SI-SNRi
 # on the synthetic test split against 2.85; README, "Two commands").
 TRAINING_EPOCHS = 24
 CROP_SECONDS = 1.0

@@ -295,11 +295,13 @@ def long_claims(table: Table) -> list[Claim]:
 # the fp32 / bf16 / ONNX table's columns: suite_precisions.csv's run names
 PRECISION_RUNS = {"fp32": "fp32", "bf16": "bf16", "ONNX": "onnx"}
 # the numbers of one of its cells, in order: time, the ratios against
-# upstream RE-SepFormer and SkiM, the share of the peak (in percent)
+# upstream RE-SepFormer and SkiM, then the share of the peak (in percent)
 PRECISION_FIELDS = ("time_s", "vs_sb-resepformer", "vs_sb-skim")
 
 
 def precision_claims(table: Table) -> list[Claim]:
+    """Each cell of the fp32 / bf16 / ONNX table against the row of
+    bench/results/suite_precisions.csv of its lobe and length."""
     rows = {
         (r["label"], float(r["seconds"])): r
         for r in read_csv("suite_precisions.csv")
