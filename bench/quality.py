@@ -27,9 +27,9 @@ initial weights and the dynamically mixed training examples; the corpus is
 the same); with ``--top K`` only the K runs of the best SI-SNRi with the
 first seed get the others. ``--jobs`` trains that many runs at once (one
 thread each). Runs resume: an interrupted benchmark started again
-continues each run from its
-last checkpoint (its folder is ``OUT/<run name>/<seed>``, as SpeechBrain's
-``results/<experiment>/<seed>``), and a finished one is only scored again.
+continues each run from its last checkpoint (its folder is
+``OUT/<run name>/<seed>``, as SpeechBrain's ``results/<experiment>/<seed>``),
+and a finished one is only scored again.
 Results: ``bench/results/quality.csv``, one row per run and seed, and
 ``quality.md``, per run the mean and the spread (± half the range) over
 the seeds (`bench.spread`), then the rows per seed (``--smoke``: tiny

@@ -225,10 +225,8 @@ def measurements(suite: list[dict], quality: list[dict]) -> dict[str, str]:
     costs = cost_rows(suite)
     first = next(r for r in suite if float(r["seconds"]) == LENGTH)
     cpu, *machine = first["machine"].split("; ")
-    runs = summarize(
-        [{k: number(v) for k, v in row.items()} for row in quality],
-        QUALITY_SCORES,
-    )  # one row per model, each score the mean over its seeds
+    # one row per model, each score the mean over its seeds
+    runs = summarize(quality, QUALITY_SCORES)
     quality_rows = [
         {new: number(str(run[old])) for old, new in QUALITY_COLUMNS.items()}
         for run in runs
