@@ -197,6 +197,7 @@ def header_text(
     jobs: int,
     smoke: bool = False,
     top: int | None = None,
+    models: list[str] | None = None,
 ) -> str:
     """What ``quality.md`` says before its tables: the budget, the seeds,
     the corpus, the machine and the command line.
@@ -221,6 +222,8 @@ def header_text(
         A ``--smoke`` run.
     top : int, optional
         Only the ``top`` runs of the first seed got the other seeds.
+    models : list of str, optional
+        The runs (`RUNS`) when not all of them: named in the command line.
 
     Returns
     -------
@@ -232,6 +235,10 @@ def header_text(
     >>> "seeds 1234, 1 (each score: the mean" in text
     True
     >>> "quality --epochs 8 --crop-seconds 2 --seeds 1234 1\\n" in text
+    True
+    >>> runs = ["sepformer"]
+    >>> text = header_text(8, 200, 1.0, [7], CORPUS, False, 2, models=runs)
+    >>> "--seeds 7 --models sepformer\\n" in text
     True
     """
     if len(seeds) == 1:
@@ -257,6 +264,8 @@ def header_text(
         f"--seeds {' '.join(map(str, seeds))}"
     )
     command += "" if top is None else f" --top {top}"
+    if models is not None and list(models) != list(RUNS):
+        command += f" --models {' '.join(models)}"
     return (
         f"Equal budget: {epochs} epochs x {steps} steps of 4 dynamically "
         f"mixed {crop_seconds:g} s examples, {seed_text}; embedded corpus "
@@ -435,6 +444,7 @@ def main(argv: list[str] | None = None) -> None:
         args.jobs,
         args.smoke,
         args.top,
+        args.models,
     )
     summary = summarize(rows, SCORES, ["tested epoch"])
     table = spread_table(summary, [*COLUMNS, *SCORES], SCORES)
