@@ -540,7 +540,7 @@ def test_quality_smoke_trains_every_seed_and_resumes(tmp_path):
     assert "| RE-SepFormer (upstream) |" in table and "Per seed:" in table
     assert "| 1, 2 | 1, 1 |" in table
     assert f" {format_value(mean)} ± {half:.2g} |" in table
-    assert "--seeds 1 2 --smoke" in table
+    assert "--seeds 1 2 --models resepformer_sb --smoke" in table
 
     log = out / "resepformer_sb" / "2" / "train_log.txt"
     epochs = log.read_text().count("epoch: ")
