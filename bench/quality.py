@@ -223,7 +223,8 @@ def header_text(
     top : int, optional
         Only the ``top`` runs of the first seed got the other seeds.
     models : list of str, optional
-        The runs (`RUNS`) when not all of them: named in the command line.
+        The runs trained (names of `RUNS`): named in the command line
+        unless they are all of them.
 
     Returns
     -------
