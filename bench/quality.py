@@ -53,6 +53,7 @@ from demo.__main__ import SMOKE_CORPUS
 from demo.training import (
     CORPUS,
     CROP_SECONDS,
+    SAMPLE_RATE,
     STEPS_PER_EPOCH,
     TRAINING_EPOCHS,
     build_corpus,
@@ -140,7 +141,7 @@ def model_cost(model: str, sizes: dict) -> dict:
     seconds = 4
     with torch.device("meta"):
         separator = MODELS[model].build(sizes).eval()
-        mix = torch.empty(1, seconds * 8000)
+        mix = torch.empty(1, seconds * SAMPLE_RATE)
     macs = count_macs(functools.partial(separator.separate, mix))
     params = sum(p.numel() for p in separator.parameters())
     return {"params_M": params / 1e6, "GMACs/s": macs / seconds / 1e9}

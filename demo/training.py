@@ -31,6 +31,7 @@ CORPUS = {
     "seed": 1234,
 }
 REAL_VOICES = "auto"
+SAMPLE_RATE = 8000  # the corpus's (the writer's default), in Hz
 # The demo's model: of the registry's small models, FlashFormer learns
 # fastest at this budget (bench/results/quality.md); its training step
 # takes 1.4x RE-SepFormer's (0.37 s against 0.26 s on one thread).
@@ -108,7 +109,7 @@ def build_corpus(
             "n_test_real": N_TEST_REAL,
             **sizes,
             "layout": layout,
-            "sample_rate": 8000,
+            "sample_rate": SAMPLE_RATE,
             "num_spks": 2,
             "real_voices": str(real_voices),
         }
@@ -186,7 +187,7 @@ def train(
         f"--N_epochs={epochs}",
         # halving on a plateau only late: early plateaus are the rule here
         f"--lr_scheduler={{dont_halve_until_epoch: {2 * epochs // 3}}}",
-        f"--training_signal_len={round(8000 * crop_seconds)}",
+        f"--training_signal_len={round(SAMPLE_RATE * crop_seconds)}",
         *TRAINING,
         *extra,
     ]
