@@ -324,6 +324,30 @@ def precision_claims(table: Table) -> list[Claim]:
     return claims
 
 
+def layer_ops_claims(table: Table) -> list[Claim]:
+    """Each row of the op-by-op table against bench/results/layer_ops.csv
+    (shares printed as percentages); empty cells where the CSV has none."""
+    rows = {r["op"]: r for r in read_csv("layer_ops.csv")}
+    fields = {
+        column(table, "µs"): ("us_per_chunk", 1),
+        column(table, "share of the layer"): ("share", 100),
+        column(table, "GFLOP/s"): ("gflops", 1),
+        column(table, "share of the fp32"): ("of_peak", 100),
+    }
+    claims = []
+    for r, row in enumerate(table.rows):
+        point = rows.get(row[0].strip("`"))
+        assert point, f"layer_ops.csv has no row for {row[0]}"
+        for c, (field, scale) in fields.items():
+            if not point[field]:
+                assert not row[c], f"{row[0]}: '{row[c]}' not measured"
+                continue
+            value = scale * float(point[field])
+            claims.append(Claim(r, c, 0, value, "layer_ops.csv"))
+    assert len(table.rows) == len(rows), "every row of the CSV"
+    return claims
+
+
 # (section heading, first header cell, the table's claims)
 TABLES: dict[str, tuple[str, str, Callable[[Table], list[Claim]]]] = {
     "lobes": ("The mask networks", "lobe", lobe_claims),
@@ -335,6 +359,11 @@ TABLES: dict[str, tuple[str, str, Callable[[Table], list[Claim]]]] = {
         "fp32, bf16 and ONNX Runtime, with the matrix-product peak",
         "model",
         precision_claims,
+    ),
+    "layer_ops": (
+        "fp32, bf16 and ONNX Runtime, with the matrix-product peak",
+        "op",
+        layer_ops_claims,
     ),
 }
 
