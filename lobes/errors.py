@@ -2,7 +2,8 @@
 ``train.py``, ``python -m lobes.separate``, ``python -m lobes.export``):
 `brief` (any exception in one line), `CommandError` (a message and an exit
 status) and `report_errors` (the one line, or the traceback under
-``--debug`` or ``LOBES_DEBUG=1``, `debug_wanted`). Imports only the
+``--debug`` or ``LOBES_DEBUG=1``, `debug_wanted`; Ctrl-C, and SIGTERM with
+`interrupt_on_terminate`, one line too). Imports only the
 standard library: ``--help`` stays fast.
 
 Authors
@@ -10,12 +11,21 @@ Authors
 """
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
 USAGE = 2  # exit status of a command line that cannot work
 FAILURE = 1  # exit status of a command that failed
+INTERRUPTED = 130  # exit status of a command stopped by Ctrl-C or SIGTERM
 DEBUG_VARIABLE = "LOBES_DEBUG"  # =1: tracebacks instead of one line
+# what a failed allocation says (torch on the CPU and CUDA, ONNX Runtime)
+OUT_OF_MEMORY = (
+    "out of memory",
+    "can't allocate memory",
+    "bad_alloc",
+    "failed to allocate memory",
+)
 
 
 class CommandError(Exception):
@@ -73,6 +83,45 @@ def brief(error: BaseException, width: int = 100) -> str:
     if len(text) > width:
         text = text[: width - 3] + "..."
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception is a failed allocation: a MemoryError, or one
+    whose message says so (torch's CPU allocator and CUDA raise a
+    RuntimeError, ONNX Runtime its own type).
+
+    Arguments
+    ---------
+    error : BaseException
+        Any exception.
+
+    Returns
+    -------
+    bool
+
+    Example
+    -------
+    >>> is_out_of_memory(MemoryError()), is_out_of_memory(ValueError("x"))
+    (True, False)
+    >>> is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:127] "
+    ...     "DefaultCPUAllocator: can't allocate memory: you tried to ..."))
+    True
+    """
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or any(
+        words in text for words in OUT_OF_MEMORY
+    )
+
+
+def interrupt_on_terminate() -> None:
+    """Makes SIGTERM stop the program as Ctrl-C does (a KeyboardInterrupt),
+    so that what it was writing is cleaned up as for Ctrl-C. For a
+    program's entry point only: it replaces the process's handler."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def debug_wanted(flag: bool = False) -> bool:
@@ -135,6 +184,11 @@ def report_errors(
     """
     try:
         return command()
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted.", file=sys.stderr)
+        return INTERRUPTED
     except CommandError as error:
         if debug:
             raise

@@ -18,12 +18,13 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import errno
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from lobes.errors import brief
@@ -140,6 +141,12 @@ def _umask() -> int:
     return mask
 
 
+def _short(name: str, limit: int = 128) -> str:
+    """``name`` cut to ``limit`` bytes of UTF-8 (whole characters), so that
+    a hidden name made of it stays under the file systems' 255 bytes."""
+    return name.encode()[:limit].decode(errors="ignore")
+
+
 def temp_path(target: Path) -> Path:
     """A new hidden file beside ``target``, with its suffix (so that writers
     that pick the format from the name still do).
@@ -152,7 +159,8 @@ def temp_path(target: Path) -> Path:
     Returns
     -------
     Path
-        ``.<stem>.<random>.partial<suffix>``, created empty.
+        ``.<stem>.<random>.partial<suffix>`` (the stem cut to 128 bytes),
+        created empty.
 
     Example
     -------
@@ -162,7 +170,7 @@ def temp_path(target: Path) -> Path:
     """
     fd, name = tempfile.mkstemp(
         dir=target.parent,
-        prefix=f".{target.stem}.",
+        prefix=f".{_short(target.stem)}.",
         suffix=f"{PARTIAL}{target.suffix}",
     )
     os.close(fd)
@@ -174,7 +182,9 @@ def temp_path(target: Path) -> Path:
 def replacing_all(targets: Sequence[str | os.PathLike]) -> Iterator[list]:
     """Yields temporary paths beside ``targets`` to write; on success they
     are flushed to disk and renamed to the targets, on failure (a full
-    disk, an interrupt) removed, leaving the targets as they were.
+    disk, an interrupt, a rename that fails) removed, leaving the targets
+    as they were: all are replaced, or none. A target that is a folder is
+    refused (IsADirectoryError) before anything is written.
 
     Arguments
     ---------
@@ -198,6 +208,11 @@ def replacing_all(targets: Sequence[str | os.PathLike]) -> Iterator[list]:
     []
     """
     targets = [Path(t) for t in targets]
+    for target in targets:
+        if target.is_dir():
+            raise IsADirectoryError(
+                errno.EISDIR, "a folder has the name of this file", str(target)
+            )
     temps = []
     try:
         for target in targets:
@@ -205,14 +220,41 @@ def replacing_all(targets: Sequence[str | os.PathLike]) -> Iterator[list]:
         yield temps
         for temp in temps:
             sync(temp)
-        for temp, target in zip(temps, targets, strict=True):
-            os.replace(temp, target)
+        _rename_all(temps, targets)
     except BaseException:
         for temp in temps:
             temp.unlink(missing_ok=True)
         raise
     for folder in dict.fromkeys(t.parent for t in targets):
         sync(folder)
+
+
+def _rename_all(temps: list[Path], targets: list[Path]) -> None:
+    """Renames each temp to its target; if one rename fails, the targets
+    renamed so far get their old files back (set aside under hidden
+    names meanwhile) or are removed (new ones)."""
+    done: list[tuple[Path, Path | None]] = []  # (target, its old file)
+    try:
+        for temp, target in zip(temps, targets, strict=True):
+            old = None
+            if target.exists():
+                old = target.with_name(
+                    f".{target.name}.{uuid.uuid4().hex[:8]}{OLD}"
+                )
+                os.rename(target, old)
+            done.append((target, old))
+            os.replace(temp, target)
+    except BaseException:
+        for target, old in reversed(done):
+            with suppress(OSError):  # put back what can be
+                if old is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    os.replace(old, target)
+        raise
+    for _, old in done:
+        if old is not None:
+            old.unlink()
 
 
 @contextmanager

@@ -8,7 +8,9 @@ Authors
 
 import sys
 
+from lobes.errors import interrupt_on_terminate
 from lobes.inference.cli import separate_main as main
 
 if __name__ == "__main__":
+    interrupt_on_terminate()
     sys.exit(main(log=True))

@@ -11,9 +11,12 @@ does); ``--help`` answers without importing torch."""
 import errno
 import hashlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +28,9 @@ from test_separate import RATE, RESEPFORMER, pretrained_folder, tones
 
 from hparams import MODELS
 from lobes import files
-from lobes.errors import CommandError
+from lobes.errors import CommandError, interrupt_on_terminate, report_errors
 from lobes.inference.cli import export_main, separate_main
+from lobes.inference.loading import PretrainedError
 from lobes.inference.separator import Separator
 from lobes.resepformer import RESepFormer
 
@@ -76,6 +80,11 @@ def models(tmp_path_factory) -> dict[str, Path]:
         masknet = RESepFormer(**(RESEPFORMER | {"in_channels": 32}))
         torch.save(masknet.state_dict(), folder / "masknet.ckpt")
 
+    def missing_key(folder: Path) -> None:
+        state = torch.load(folder / "masknet.ckpt")
+        del state["head.weight"]
+        torch.save(state, folder / "masknet.ckpt")
+
     def yaml_edit(old: str, new: str):
         def edit(folder: Path) -> None:
             assert old in yaml
@@ -98,6 +107,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "checkpoint": run / "save" / "CKPT+2026",
         "truncated": variant("truncated", truncate),
         "other_size": variant("other_size", other_size),
+        "missing_key": variant("missing_key", missing_key),
         "wrong_class": variant(
             "wrong_class", yaml_edit("resepformer.RESepFormer", "nowhere.X")
         ),
@@ -119,7 +129,14 @@ def inputs(tmp_path) -> dict[str, Path]:
     (folder / "notes.wav").write_text("not audio")
     (folder / "a_folder").mkdir()
     (tmp_path / "a_file").write_text("x")
+    sf.write(folder / "huge.wav", 1e30 * tones(1.0, RATE), RATE, "FLOAT")
+    sf.write(folder / "cut.flac", tones(4.0, RATE), RATE)
+    data = (folder / "cut.flac").read_bytes()
+    (folder / "cut.flac").write_bytes(data[: len(data) // 2])
     return {
+        "huge": folder / "huge.wav",
+        "cut": folder / "cut.flac",
+        "device": Path("/dev/null"),
         "mix": folder / "mix.wav",
         "empty": folder / "empty.wav",
         "notes": folder / "notes.wav",
@@ -193,6 +210,14 @@ SEPARATE_CASES = {
         "tensors differ in shape, e.g. intra1.layers.0.norm1.weight [32] vs "
         "[16]",
     ),
+    "masknet.ckpt with a key missing": (
+        "mix",
+        "missing_key",
+        [],
+        1,
+        "{missing_key}/masknet.ckpt does not match hyperparams.yaml: 1 "
+        "missing, e.g. head.weight",
+    ),
     "YAML names a missing class": (
         "mix",
         "wrong_class",
@@ -231,6 +256,72 @@ SEPARATE_CASES = {
         ["--device", "gpu7"],
         2,
         "--device gpu7: not a device",
+    ),
+    "--device of another kind": (
+        "mix",
+        "good",
+        ["--device", "mps"],
+        2,
+        "--device mps: this package runs on cpu or cuda (cuda:N), not mps.",
+    ),
+    "--savedir is a file": (
+        "mix",
+        "good",
+        ["--savedir", "{a_file}"],
+        2,
+        "--savedir {a_file} is a file, not a folder. Choose another folder.",
+    ),
+    "--window under the model's shortest input": (
+        "mix",
+        "good",
+        ["--mode", "windowed", "--window", "0.001", "--overlap", "0.0005"],
+        2,
+        "--window 0.001 is 8 samples, under the model's shortest input (16 "
+        "samples, 0.002 s): pass another value.",
+    ),
+    "--overlap under one sample": (
+        "mix",
+        "good",
+        ["--overlap", "0.00001"],
+        2,
+        "--overlap 1e-05 is under one sample at 8000 Hz: pass another value.",
+    ),
+    "--window beyond any length": (
+        "mix",
+        "good",
+        ["--window", "1e308", "--max-pass", "0"],
+        2,
+        "--window 1e+308 is not a length in seconds: pass another value.",
+    ),
+    "input is a device": (
+        "device",
+        "good",
+        [],
+        1,
+        "/dev/null is not a regular file (a device or a pipe): save the "
+        "recording to a file first.",
+    ),
+    "input far beyond the model's scale": (
+        "huge",
+        "good",
+        [],
+        1,
+        "{huge}: the separation gave NaN or infinite values (the mixture's "
+        "peak is 4.97e+29): scale the mixture to about [-1, 1]",
+    ),
+    "truncated input": (
+        "cut",
+        "good",
+        [],
+        1,
+        "{cut} cannot be read to the end",
+    ),
+    "truncated input, streamed": (
+        "cut",
+        "causal",
+        ["--stream"],
+        1,
+        "{cut} cannot be read to the end",
     ),
     "--threads -1": (
         "mix",
@@ -329,6 +420,42 @@ def test_debug_and_lobes_debug_show_the_traceback(models, inputs, tmp_path):
     assert raised.value.__cause__ is not None  # the original, chained
 
 
+def test_debug_logs_the_traceback_of_a_failed_file(
+    models, inputs, tmp_path, caplog
+):
+    argv = [inputs["huge"], "--model", models["good"], "--no-progress"]
+    argv += ["--out", tmp_path / "out", "--debug"]
+    with caplog.at_level(logging.ERROR, logger="lobes"):
+        assert separate_main([str(a) for a in argv]) == 1
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "NaN or infinite" in record.getMessage()
+    assert record.exc_info[0].__name__ == "AudioInputError"  # the traceback
+
+
+def test_weights_of_another_fit_are_refused_from_python(models):
+    with pytest.raises(PretrainedError, match="1 missing, e.g. head.weight"):
+        Separator.from_pretrained(models["missing_key"])
+
+
+def test_interrupts_are_one_line(capsys, monkeypatch):
+    """Ctrl-C, and SIGTERM once `interrupt_on_terminate` is installed (as
+    the programs do), stop a command with one line and status 130."""
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    assert report_errors("prog", interrupted, lambda error: None) == 130
+    assert capsys.readouterr().err == "prog: interrupted.\n"
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        interrupt_on_terminate()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises first
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+
+
 def test_help_does_not_import_torch():
     """``--help`` answers from the parser alone: torch, SpeechBrain and the
     audio libraries are imported only once a command runs."""
@@ -391,6 +518,51 @@ def test_existing_outputs_need_overwrite(models, inputs, tmp_path, capsys):
     assert (out / "mix_s2.wav").read_text() == "mine"
     assert call(separate_main, argv + ["--overwrite"], capsys)[0] == 0
     assert sf.info(out / "mix_s2.wav").frames == RATE
+
+
+def test_a_failed_rename_puts_every_old_output_back(
+    models, inputs, tmp_path, capsys, monkeypatch
+):
+    """The second output's rename fails (--overwrite): the first output,
+    already renamed into place, gets its old file back; all or none."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for k in (1, 2):
+        sf.write(out / f"mix_s{k}.wav", np.full(10, k / 10), RATE)
+    before = digest(out)
+    real_replace, calls = os.replace, []
+
+    def second_fails(src, dst):  # the second call only
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EACCES, "Permission denied", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", second_fails)
+    argv = [inputs["mix"], "--model", models["good"], "--out", out]
+    status, text = call(separate_main, argv + ["--overwrite"], capsys)
+    assert status == 1 and "nothing was written for it" in text
+    assert digest(out) == before  # s1 restored, nothing hidden left
+    assert [Path(d).name for d in calls][:2] == ["mix_s1.wav", "mix_s2.wav"]
+
+
+def test_a_folder_at_an_output_name_is_refused(models, inputs, tmp_path):
+    out = tmp_path / "out"
+    (out / "mix_s2.wav").mkdir(parents=True)
+    sf.write(out / "mix_s1.wav", np.zeros(10), RATE)
+    before = digest(out)
+    argv = [inputs["mix"], "--model", models["good"], "--out", out]
+    with pytest.raises(CommandError, match="mix_s2.wav is a folder, where"):
+        separate_main([str(a) for a in argv + ["--overwrite", "--debug"]])
+    assert digest(out) == before
+
+
+def test_long_names_get_short_temporary_names(tmp_path):
+    target = tmp_path / ("é" * 120 + "_s1.wav")  # 247 bytes: a valid name
+    with files.replacing(target) as temp:
+        assert len(temp.name.encode()) <= 255
+        sf.write(temp, np.zeros(10), RATE)
+    assert target.is_file() and len(list(tmp_path.iterdir())) == 1
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["offline", "stream"])

@@ -20,7 +20,7 @@ from speechbrain.lobes.models.dual_path import (
 from lobes.fsmn_flash import FlashFormer
 from lobes.inference.cli import separate_main as main
 from lobes.inference.pretrained import hyperparams_text, new_node
-from lobes.inference.separator import Separator
+from lobes.inference.separator import NonFiniteOutputError, Separator
 from lobes.inference.streaming import StreamingSeparator
 from lobes.inference.windows import separate_windowed, window_starts
 from lobes.latent_xattn import LatentSepFormer
@@ -136,6 +136,22 @@ def test_stream_of_fewer_samples_than_a_frame_is_zeros():
     assert torch.equal(stream.flush(), torch.zeros(10, 2))
     with pytest.raises(RuntimeError, match="flushed"):
         stream.push(torch.randn(3))
+
+
+def test_inputs_of_the_wrong_shape_or_not_finite_are_refused():
+    """From Python too: one mixture [T] of finite samples, one channel
+    [n] a block; no silent flattening, no NaN output from a NaN input."""
+    separator = tiny_separator(RESepFormer(**RESEPFORMER, causal=True))
+    with pytest.raises(ValueError, match=r"shape \[1, 4000\]: pass one"):
+        separator.separate(torch.randn(1, 4000))
+    mix = torch.randn(4000)
+    mix[7] = float("nan")
+    with pytest.raises(ValueError, match="1 NaN or infinite samples"):
+        separator.separate(mix)
+    with pytest.raises(NonFiniteOutputError, match="peak is 1e\\+30"):
+        separator.separate(torch.full((4000,), 1e30))
+    with pytest.raises(ValueError, match=r"shape \[400, 2\]: push one"):
+        separator.stream().push(torch.randn(400, 2))
 
 
 def test_models_that_cannot_stream_are_refused_with_a_fix():
@@ -368,7 +384,8 @@ def test_cli_separates_good_files_and_explains_bad_ones(
     for message in (
         f"{stereo} has 2 channels, but the model separates a single-channel "
         "mixture. Pass --downmix",
-        f"{empty} is empty (0 samples)",
+        f"{empty} has no audio samples that can be read (no data, or "
+        "truncated)",
         f"{short} is too short: 10 samples (0.62 ms) at 16000 Hz; the model "
         "needs at least 32 samples",
         f"{nan} contains 1 non-finite (NaN or infinite) sample(s), the first "

@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 from bench.gpu.budget import LENGTH_EXPONENTS, Budget
-from bench.suite.measure import is_out_of_memory
 from bench.tables import RESULTS
-from lobes.errors import brief
+from lobes.errors import brief, is_out_of_memory
 
 FAILED = ("oom", "failed", "timeout")
 NO_CUDA = "skipped: no CUDA"  # a CUDA-only reading of a run on the CPU

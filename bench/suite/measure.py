@@ -26,6 +26,7 @@ from bench.peak import matmul_peak
 from bench.suite.models import MODELS, samples
 from bench.timing import median, time_calls, time_calls_cuda
 from lobes.attention import count_macs
+from lobes.errors import is_out_of_memory
 from lobes.inference.defaults import PRECISIONS
 from lobes.inference.precision import autocast, precision_dtype
 
@@ -35,7 +36,6 @@ DTYPES = {
     name: None if name == "fp32" else precision_dtype(name)
     for name in PRECISIONS
 }
-# what a failed allocation says (torch on CPU and CUDA, ONNX Runtime)
 OUT_OF_MEMORY = (
     "out of memory",
     "can't allocate memory",
@@ -79,23 +79,6 @@ def info_point(spec: dict) -> dict:
         result["gpu"] = f"{props.name}, {props.total_memory / GB:.1f} GB"
         result["gpu_free"] = torch.cuda.mem_get_info()[0]
     return result
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """Whether an exception is a failed allocation (torch on the CPU or
-    CUDA, ONNX Runtime).
-
-    Example
-    -------
-    >>> is_out_of_memory(MemoryError()), is_out_of_memory(ValueError("x"))
-    (True, False)
-    >>> is_out_of_memory(RuntimeError("Failed to allocate memory for ..."))
-    True
-    """
-    text = str(error).lower()
-    return isinstance(error, MemoryError | torch.OutOfMemoryError) or any(
-        words in text for words in OUT_OF_MEMORY
-    )
 
 
 def timed(

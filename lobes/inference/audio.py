@@ -61,8 +61,13 @@ def check_audio_file(
             f"{path} is a folder, not an audio file: pass the files in it "
             f"(e.g. {path / '*.wav'})."
         )
-    if not path.is_file():
+    if not path.exists():
         raise AudioInputError(f"{path}: file not found. Check the path.")
+    if not path.is_file():
+        raise AudioInputError(
+            f"{path} is not a regular file (a device or a pipe): save the "
+            "recording to a file first."
+        )
     if path.stat().st_size == 0:
         raise AudioInputError(
             f"{path} is an empty file (0 bytes): nothing to separate. Check "
@@ -73,10 +78,13 @@ def check_audio_file(
     except RuntimeError as error:  # soundfile.LibsndfileError
         raise AudioInputError(
             f"{path} cannot be read as audio ({error}). Convert it to WAV "
-            f"or FLAC, e.g. `ffmpeg -i {path} {path.stem}.wav`."
+            f"or FLAC, e.g. `ffmpeg -i {path} {path.stem}_converted.wav`."
         ) from error
     if info.frames == 0:
-        raise AudioInputError(f"{path} is empty (0 samples): nothing to do.")
+        raise AudioInputError(
+            f"{path} has no audio samples that can be read (no data, or "
+            "truncated): check that it was recorded or copied completely."
+        )
     if info.channels > 1 and not downmix:
         raise AudioInputError(
             f"{path} has {info.channels} channels, but the model separates "
@@ -142,6 +150,32 @@ def check_finite(
         )
 
 
+def unreadable(path: str | Path, error: Exception) -> AudioInputError:
+    """The error for a file that fails while it is read (after its header
+    was read).
+
+    Arguments
+    ---------
+    path : str or Path
+        The file.
+    error : Exception
+        What reading it raised.
+
+    Returns
+    -------
+    AudioInputError
+
+    Example
+    -------
+    >>> print(unreadable("a.flac", RuntimeError("lost sync")))
+    a.flac cannot be read to the end (lost sync); the file may be truncated...
+    """
+    return AudioInputError(
+        f"{path} cannot be read to the end ({error}); the file may be "
+        "truncated. Convert or re-export it."
+    )
+
+
 def read_mixture(path: str | Path, downmix: bool = False) -> tuple[Tensor, int]:
     """Reads and checks a mixture to separate.
 
@@ -173,10 +207,7 @@ def read_mixture(path: str | Path, downmix: bool = False) -> tuple[Tensor, int]:
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except RuntimeError as error:
-        raise AudioInputError(
-            f"{path} cannot be read to the end ({error}); the file may be "
-            "truncated. Convert or re-export it."
-        ) from error
+        raise unreadable(path, error) from error
     check_finite(audio, path, info.samplerate)
     return torch.from_numpy(np.ascontiguousarray(to_mono(audio))), rate
 

@@ -27,11 +27,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lobes.errors import FAILURE, CommandError, brief
+from lobes.errors import (
+    FAILURE,
+    INTERRUPTED,
+    CommandError,
+    brief,
+    is_out_of_memory,
+)
 from lobes.files import make_folders, remove_empty, replacing_all
 
 if TYPE_CHECKING:
-    from lobes.inference.separator import BaseSeparator, Separator
+    from lobes.inference.separator import (
+        BaseSeparator,
+        Separator,
+        WindowError,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +129,12 @@ def plan_outputs(
         plan.append((path, outputs))
     existing = [p for _, outs in plan if isinstance(outs, list) for p in outs]
     existing = [p for p in existing if p.exists()]
+    for path in existing:
+        if path.is_dir():
+            raise CommandError(
+                f"{path} is a folder, where an output file would go: move "
+                "it, or choose another --out."
+            )
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise CommandError(
@@ -139,8 +155,13 @@ def _check_device(name: str) -> None:
             f"--device {name}: not a device ({brief(error)}). Use cpu, cuda "
             "or cuda:N."
         ) from error
-    if device.type != "cuda":
+    if device.type == "cpu":
         return
+    if device.type != "cuda":
+        raise CommandError(
+            f"--device {name}: this package runs on cpu or cuda (cuda:N), "
+            f"not {device.type}."
+        )
     if not torch.cuda.is_available():
         raise CommandError(
             f"--device {name}: no CUDA GPU is available here "
@@ -158,6 +179,7 @@ def _onnx_separator(model: Path, args: argparse.Namespace) -> "BaseSeparator":
     """The `lobes.inference.onnx_runtime.OnnxSeparator` of ``--model``'s
     ``model.onnx`` (``--runtime onnx``); every fault one `CommandError`."""
     from lobes.inference.onnx_runtime import OnnxSeparator
+    from lobes.inference.separator import WindowError
 
     try:
         return OnnxSeparator.from_pretrained(
@@ -167,12 +189,41 @@ def _onnx_separator(model: Path, args: argparse.Namespace) -> "BaseSeparator":
             max_pass_seconds=args.max_pass or None,
             threads=args.threads,
         )
+    except WindowError as error:
+        raise CommandError(window_flag_line(error)) from error
     except (FileNotFoundError, ImportError) as error:
         raise CommandError(str(error)) from error
-    except Exception as error:  # a stale or damaged model.onnx
+    except ValueError as error:  # stale: exported from other weights
+        raise CommandError(str(error), FAILURE) from error
+    except Exception as error:  # a damaged model.onnx
         raise CommandError(
-            f"{model / 'model.onnx'}: {brief(error)}", FAILURE
+            f"{model / 'model.onnx'} cannot be loaded ({brief(error, 60)}): "
+            "truncated or corrupt? Export it again (python -m lobes.export "
+            "SOURCE OUT_DIR --onnx).",
+            FAILURE,
         ) from error
+
+
+def window_flag_line(error: "WindowError") -> str:
+    """A window length the separator refused, as the flag that set it.
+
+    Arguments
+    ---------
+    error : WindowError
+        What the separator raised.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> from lobes.inference.separator import WindowError
+    >>> window_flag_line(WindowError("max_pass", 0.001, "is too short"))
+    '--max-pass 0.001 is too short: pass another value.'
+    """
+    flag = "--" + error.name.replace("_", "-")
+    return f"{flag} {error.seconds:g} {error.problem}: pass another value."
 
 
 def load_separator(args: argparse.Namespace) -> "BaseSeparator":
@@ -213,9 +264,9 @@ def load_separator(args: argparse.Namespace) -> "BaseSeparator":
 def _torch_separator(model: Path, args: argparse.Namespace) -> "Separator":
     """The `lobes.inference.separator.Separator` of ``--model``
     (``--runtime torch``); every fault one `CommandError`."""
-    from lobes.inference.loading import PretrainedError, load_pretrained_modules
+    from lobes.inference.loading import PretrainedError
     from lobes.inference.precision import check_precision
-    from lobes.inference.separator import Separator
+    from lobes.inference.separator import Separator, WindowError
 
     try:
         check_precision(args.precision, args.device)
@@ -231,13 +282,11 @@ def _torch_separator(model: Path, args: argparse.Namespace) -> "Separator":
             max_pass_seconds=args.max_pass or None,
             precision=args.precision,
         )
-    except Exception as error:  # say which file, and what is wrong with it
-        try:
-            load_pretrained_modules(model)
-        except PretrainedError as fault:
-            raise CommandError(str(fault), FAILURE) from error
-        except Exception:  # its fault is not known: the line below
-            pass
+    except WindowError as error:
+        raise CommandError(window_flag_line(error)) from error
+    except PretrainedError as error:  # which file, and what is wrong with it
+        raise CommandError(str(error), FAILURE) from error
+    except Exception as error:
         raise CommandError(
             f"{model} cannot be loaded ({brief(error)}); rerun with --debug "
             "for the traceback.",
@@ -255,7 +304,10 @@ def _check_stream(separator: "BaseSeparator", args: argparse.Namespace) -> None:
         raise CommandError(str(error)) from error
     except Exception as error:  # a damaged stream.onnx
         raise CommandError(
-            f"{args.model}: cannot stream ({brief(error)})", FAILURE
+            f"{Path(args.model) / 'stream.onnx'} cannot be loaded "
+            f"({brief(error, 60)}): truncated or corrupt? Export it again "
+            "(python -m lobes.export SOURCE OUT_DIR --onnx).",
+            FAILURE,
         ) from error
     rate = separator.sample_rate
     if round(args.block * rate) < 1:
@@ -354,6 +406,44 @@ def _separate_one(
         ) from error
 
 
+def failure_line(path: str, error: Exception) -> str:
+    """The line that says why a file was not separated.
+
+    Arguments
+    ---------
+    path : str
+        The input file.
+    error : Exception
+        What its separation raised.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> print(failure_line("a.wav", RuntimeError("DefaultCPUAllocator: "
+    ...     "can't allocate memory")))  # doctest: +ELLIPSIS
+    a.wav: out of memory (RuntimeError: ...). Lower --max-pass ...
+    >>> print(failure_line("a.wav", KeyError("x")))  # doctest: +ELLIPSIS
+    a.wav: separation failed (KeyError: 'x'); rerun with --debug...
+    """
+    from lobes.inference.audio import AudioInputError
+
+    if isinstance(error, AudioInputError | CommandError):
+        return str(error)
+    if is_out_of_memory(error):
+        return (
+            f"{path}: out of memory ({brief(error, 60)}). Lower --max-pass "
+            "(one pass at most this many seconds), or use --mode windowed "
+            "with a shorter --window."
+        )
+    return (
+        f"{path}: separation failed ({brief(error)}); rerun with --debug "
+        "for the traceback."
+    )
+
+
 def separate_files(
     separator: "BaseSeparator", args: argparse.Namespace, debug: bool = False
 ) -> int:
@@ -373,10 +463,6 @@ def separate_files(
     int
         0 when every file was separated, 1 otherwise (130: interrupted).
     """
-    import torch
-
-    from lobes.inference.audio import AudioInputError
-
     out_dir = Path(args.out)
     plan = plan_outputs(
         args.inputs, out_dir, separator.num_spks, args.overwrite
@@ -388,29 +474,16 @@ def separate_files(
             logger.error(outputs)
             continue
         start = time.perf_counter()
-        problem = None
         try:
             _separate_one(separator, path, outputs, args, created)
         except KeyboardInterrupt:
             failed.append(f"{path}: interrupted; nothing was written for it.")
-            status = 130
+            status = INTERRUPTED
             break
-        except (AudioInputError, CommandError) as error:
-            problem = str(error)
-        except (MemoryError, torch.OutOfMemoryError) as error:
-            problem = (
-                f"{path}: out of memory ({type(error).__name__}). Lower "
-                "--max-pass (one pass at most this many seconds), or use "
-                "--mode windowed with a shorter --window."
-            )
         except Exception as error:
-            problem = (
-                f"{path}: separation failed ({brief(error)}); rerun with "
-                "--debug for the traceback."
-            )
-        if problem:
+            problem = failure_line(path, error)
             failed.append(problem)
-            logger.error(problem, exc_info=debug)
+            logger.error(problem, exc_info=error if debug else None)
             continue
         done.append(path)
         logger.info(

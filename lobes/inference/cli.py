@@ -258,9 +258,10 @@ def check_flags(args: argparse.Namespace) -> None:
             "file, which a stream does not have: drop --stream or "
             "--normalize."
         )
-    problem = folder_problem(Path(args.out))
-    if problem:
-        raise CommandError(f"--out {problem}. Choose another folder.")
+    for flag, folder in (("--out", args.out), ("--savedir", args.savedir)):
+        problem = folder and folder_problem(Path(folder))
+        if problem:
+            raise CommandError(f"{flag} {problem}. Choose another folder.")
 
 
 def setup_logging() -> None:

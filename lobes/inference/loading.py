@@ -12,6 +12,7 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import pydoc
 from pathlib import Path
 
 import torch
@@ -111,6 +112,15 @@ def load_hyperparams(path: Path) -> dict:
     except ImportError as error:
         raise PretrainedError(
             path, f"names a missing class: {error}", fix
+        ) from error
+    except pydoc.ErrorDuringImport as error:  # how HyperPyYAML imports
+        if issubclass(error.exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
+        raise PretrainedError(
+            path,
+            f"names a class whose module fails to import "
+            f"({error.exc.__name__}: {error.value})",
+            fix,
         ) from error
     except TypeError as error:
         if len(error.args) == 2 and "Invalid argument" in str(error.args[0]):

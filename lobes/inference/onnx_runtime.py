@@ -173,6 +173,7 @@ class OnnxSeparator(BaseSeparator):
             window_seconds,
             overlap_seconds,
             max_pass_seconds,
+            int(meta["min_samples"]),
         )
         self.path = path
         self.metadata = dict(meta)

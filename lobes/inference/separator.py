@@ -53,8 +53,39 @@ __all__ = [
     "OVERLAP_SECONDS",
     "WINDOW_SECONDS",
     "BaseSeparator",
+    "NonFiniteOutputError",
     "Separator",
+    "WindowError",
 ]
+
+
+class NonFiniteOutputError(ValueError):
+    """A separation that gave NaN or infinite values (a mixture far beyond
+    the model's scale, or a precision that overflows)."""
+
+
+class WindowError(ValueError):
+    """A window length that a separator cannot take (``window_seconds``,
+    ``overlap_seconds`` or ``max_pass_seconds``).
+
+    Arguments
+    ---------
+    name : str
+        ``window``, ``overlap`` or ``max_pass``.
+    seconds : float
+        The value given.
+    problem : str
+        What is wrong with it.
+
+    Example
+    -------
+    >>> str(WindowError("overlap", 1e-5, "is under one sample at 8000 Hz"))
+    'overlap_seconds=1e-05 is under one sample at 8000 Hz.'
+    """
+
+    def __init__(self, name: str, seconds: float, problem: str):
+        super().__init__(f"{name}_seconds={seconds} {problem}.")
+        self.name, self.seconds, self.problem = name, seconds, problem
 
 
 class BaseSeparator:
@@ -74,6 +105,8 @@ class BaseSeparator:
         minutes); longer ones go through windows of this length
         (``overlap_seconds`` shared, speaker order aligned), which bounds
         memory for any length. None: no limit.
+    min_samples : int
+        The model's shortest input: a shorter window or pass is refused.
     """
 
     def __init__(
@@ -82,23 +115,51 @@ class BaseSeparator:
         window_seconds: float = WINDOW_SECONDS,
         overlap_seconds: float = OVERLAP_SECONDS,
         max_pass_seconds: float | None = MAX_PASS_SECONDS,
+        min_samples: int = 1,
     ):
         self.sample_rate = int(sample_rate)
-        self.window = round(window_seconds * self.sample_rate)
-        self.overlap = round(overlap_seconds * self.sample_rate)
-        if not 0 < self.overlap <= self.window // 2:
-            raise ValueError(
-                f"overlap_seconds={overlap_seconds} must be positive and at "
-                f"most half of window_seconds={window_seconds}."
+        self.window = self._samples("window", window_seconds)
+        self.overlap = self._samples("overlap", overlap_seconds)
+        if self.overlap < 1:
+            raise WindowError(
+                "overlap",
+                overlap_seconds,
+                f"is under one sample at {self.sample_rate} Hz",
             )
+        if self.overlap > self.window // 2:
+            raise WindowError(
+                "overlap",
+                overlap_seconds,
+                f"must be at most half of the window ({window_seconds} s)",
+            )
+        lengths = [("window", window_seconds, self.window)]
         self.max_pass = None
         if max_pass_seconds is not None:
-            self.max_pass = round(max_pass_seconds * self.sample_rate)
+            self.max_pass = self._samples("max_pass", max_pass_seconds)
             if self.max_pass < 2 * self.overlap:
-                raise ValueError(
-                    f"max_pass_seconds={max_pass_seconds} must be at least "
-                    f"twice overlap_seconds={overlap_seconds}."
+                raise WindowError(
+                    "max_pass",
+                    max_pass_seconds,
+                    f"must be at least twice the overlap ({overlap_seconds} s)",
                 )
+            lengths.append(("max_pass", max_pass_seconds, self.max_pass))
+        for name, seconds, samples in lengths:
+            if samples < min_samples:
+                raise WindowError(
+                    name,
+                    seconds,
+                    f"is {samples} samples, under the model's shortest input "
+                    f"({min_samples} samples, "
+                    f"{min_samples / self.sample_rate:g} s)",
+                )
+
+    def _samples(self, name: str, seconds: float) -> int:
+        """``seconds`` at the model's rate; a `WindowError` if that is not
+        a length (infinite, or beyond 2^53 samples)."""
+        samples = seconds * self.sample_rate
+        if not 0 <= samples <= 2**53:
+            raise WindowError(name, seconds, "is not a length in seconds")
+        return round(samples)
 
     @property
     def min_samples(self) -> int:
@@ -190,13 +251,38 @@ class BaseSeparator:
         -------
         torch.Tensor
             [T, num_spks]
+
+        Raises
+        ------
+        ValueError
+            For a mixture that is not [T] or has NaN or infinite samples.
+        NonFiniteOutputError
+            For a separation that gives NaN or infinite values.
         """
+        if mix.dim() != 1:
+            raise ValueError(
+                f"mix has shape {list(mix.shape)}: pass one mixture as "
+                "[time] (one channel: mix[0]; channels averaged: mix.mean(0))."
+            )
+        if not torch.isfinite(mix).all():
+            raise ValueError(
+                f"mix has {int((~torch.isfinite(mix)).sum())} NaN or "
+                "infinite samples: repair the recording first."
+            )
         window = self.pass_window(mix.shape[0], mode)
         if window is None:
-            return self.separate_whole(mix)
-        return separate_windowed(
-            mix, self.separate_whole, window, self.overlap, True, progress
-        )
+            est = self.separate_whole(mix)
+        else:
+            est = separate_windowed(
+                mix, self.separate_whole, window, self.overlap, True, progress
+            )
+        if not torch.isfinite(est).all():
+            raise NonFiniteOutputError(
+                "the separation gave NaN or infinite values (the mixture's "
+                f"peak is {mix.abs().max():.3g}): scale the mixture to about "
+                "[-1, 1], or run in fp32 (fp16 overflows)."
+            )
+        return est
 
     def separate_file(
         self,
@@ -235,9 +321,11 @@ class BaseSeparator:
                 f"model needs at least {need} samples "
                 f"({1000 * need / rate:.2f} ms)."
             )
-        est = resample(
-            self.separate(x, mode, progress).T, self.sample_rate, rate
-        )
+        try:
+            est = self.separate(x, mode, progress)
+        except NonFiniteOutputError as error:
+            raise AudioInputError(f"{path}: {error}") from error
+        est = resample(est.T, self.sample_rate, rate)
         est = F.pad(est, (0, max(0, mix.shape[0] - est.shape[1])))
         return est[:, : mix.shape[0]].T.contiguous(), rate
 
@@ -290,10 +378,14 @@ class Separator(BaseSeparator):
         max_pass_seconds: float | None = MAX_PASS_SECONDS,
         precision: str = "fp32",
     ):
-        super().__init__(
-            sample_rate, window_seconds, overlap_seconds, max_pass_seconds
-        )
         self.model = EncoderMaskerDecoder(encoder, masknet, decoder).eval()
+        super().__init__(
+            sample_rate,
+            window_seconds,
+            overlap_seconds,
+            max_pass_seconds,
+            self.model.min_samples,
+        )
         self.device = next(masknet.parameters()).device
         check_precision(precision, self.device)
         self.precision = precision
@@ -326,9 +418,18 @@ class Separator(BaseSeparator):
         Returns
         -------
         Separator
+
+        Raises
+        ------
+        lobes.inference.loading.PretrainedError
+            The folder's fault in one line (a missing, truncated or corrupt
+            ``.ckpt``, weights that do not fit ``hyperparams.yaml``: of
+            another size, or of another model).
         """
         from speechbrain.inference.separation import SepformerSeparation
         from speechbrain.utils.fetching import FetchConfig
+
+        from lobes.inference.loading import load_pretrained_modules
 
         source = Path(source)
         if not (source / "hyperparams.yaml").is_file():
@@ -337,6 +438,9 @@ class Separator(BaseSeparator):
                 "hyperparams.yaml). Export a recipe run with `python -m "
                 "lobes.export RUN_DIR OUT_DIR`."
             )
+        # strictly first: SpeechBrain's Pretrainer loads weights with keys
+        # missing or left over, and only warns
+        load_pretrained_modules(source)
         model = SepformerSeparation.from_hparams(
             source=str(source.resolve()),
             savedir=None if savedir is None else str(savedir),

@@ -18,7 +18,7 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ from lobes.inference.audio import (
     check_audio_file,
     check_finite,
     to_mono,
+    unreadable,
 )
 from lobes.inference.defaults import BLOCK_SECONDS
 from lobes.inference.precision import autocast, check_precision
@@ -217,7 +218,12 @@ class BlockStream:
         """
         if self._closed:
             raise RuntimeError("this stream was flushed; start a new one.")
-        block = torch.as_tensor(block, dtype=torch.float32).reshape(-1)
+        block = torch.as_tensor(block, dtype=torch.float32)
+        if block.dim() != 1:
+            raise ValueError(
+                f"the block has shape {list(block.shape)}: push one channel "
+                "as [n] samples."
+            )
         if not torch.isfinite(block).all():
             raise ValueError(
                 f"the block after sample {self._received} has NaN or "
@@ -372,6 +378,29 @@ class StreamingSeparator(BlockStream):
         return out.float()  # the overlap-add and the output in float32
 
 
+def _blocks(f: sf.SoundFile, block: int, path: str | Path) -> Iterator:
+    """The file's blocks; a read that fails raises `AudioInputError`."""
+    try:
+        yield from f.blocks(block, dtype="float32", always_2d=True)
+    except RuntimeError as error:  # soundfile.LibsndfileError: truncated
+        raise unreadable(path, error) from error
+
+
+def _write(
+    writers: list[sf.SoundFile], out: Tensor, path: str | Path, at: float
+) -> None:
+    """Appends the stream's output [n, speakers], one writer a speaker;
+    NaN or infinite values raise `AudioInputError`."""
+    if not torch.isfinite(out).all():
+        raise AudioInputError(
+            f"{path}: the separation gave NaN or infinite values near "
+            f"{at:.3f} s: scale the mixture to about [-1, 1], or run in fp32 "
+            "(fp16 overflows)."
+        )
+    for k, w in enumerate(writers):
+        w.write(out[:, k].numpy())
+
+
 def stream_file(
     separator: "BaseSeparator",
     path: str | Path,
@@ -428,16 +457,13 @@ def stream_file(
             disable=not progress,
         )
         with sf.SoundFile(str(path)) as f, bar:
-            for audio in f.blocks(block, dtype="float32", always_2d=True):
+            for audio in _blocks(f, block, path):
                 check_finite(audio, path, rate, position)
                 out = stream.push(torch.from_numpy(to_mono(audio).copy()))
-                for k, w in enumerate(writers):
-                    w.write(out[:, k].numpy())
+                _write(writers, out, path, position / rate)
                 position += len(audio)
                 bar.update(len(audio))
-        out = stream.flush()
-        for k, w in enumerate(writers):
-            w.write(out[:, k].numpy())
+        _write(writers, stream.flush(), path, position / rate)
     except BaseException:
         for w, p in zip(writers, outputs, strict=True):
             w.close()
