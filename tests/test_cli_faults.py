@@ -432,6 +432,20 @@ def test_debug_logs_the_traceback_of_a_failed_file(
     assert record.exc_info[0].__name__ == "AudioInputError"  # the traceback
 
 
+def test_a_truncated_wav_is_separated_with_a_warning(models, tmp_path, caplog):
+    mix = tmp_path / "cut.wav"
+    sf.write(mix, tones(1.0, RATE), RATE, subtype="PCM_16")
+    mix.write_bytes(mix.read_bytes()[: 44 + 2 * 6000])  # 6000 of 8000
+    argv = [mix, "--model", models["good"], "--out", tmp_path / "out"]
+    with caplog.at_level(logging.WARNING, logger="lobes"):
+        assert separate_main([str(a) for a in argv + ["--no-progress"]]) == 0
+    assert (
+        f"{mix} is truncated: its header declares 8000 samples, the file "
+        "holds 6000; separating those."
+    ) in caplog.messages
+    assert sf.info(str(tmp_path / "out" / "cut_s1.wav")).frames == 6000
+
+
 def test_weights_of_another_fit_are_refused_from_python(models):
     with pytest.raises(PretrainedError, match="1 missing, e.g. head.weight"):
         Separator.from_pretrained(models["missing_key"])

@@ -11,6 +11,8 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ import torchaudio
 from torch import Tensor
 
 OUTPUT_SUBTYPE = "FLOAT"  # 32-bit float WAV: no clipping
+
+logger = logging.getLogger(__name__)
 
 
 class AudioInputError(ValueError):
@@ -85,6 +89,12 @@ def check_audio_file(
             f"{path} has no audio samples that can be read (no data, or "
             "truncated): check that it was recorded or copied completely."
         )
+    declared = declared_samples(info)
+    if declared is not None:
+        logger.warning(
+            f"{path} is truncated: its header declares {declared} samples, "
+            f"the file holds {info.frames}; separating those."
+        )
     if info.channels > 1 and not downmix:
         raise AudioInputError(
             f"{path} has {info.channels} channels, but the model separates "
@@ -93,6 +103,41 @@ def check_audio_file(
             f"`sox {path} mono.wav remix 1`."
         )
     return info
+
+
+def declared_samples(info: "sf._SoundFileInfo") -> int | None:
+    """The samples a WAV's header declares when the file holds fewer (a
+    truncated copy: libsndfile reads what is there and logs the size it
+    should have), else None.
+
+    Arguments
+    ---------
+    info : soundfile info
+        ``soundfile.info`` of the file.
+
+    Returns
+    -------
+    int or None
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "cut.wav"
+    >>> sf.write(path, np.zeros(1000), 8000, subtype="PCM_16")
+    >>> _ = path.write_bytes(path.read_bytes()[:1044])
+    >>> sf.info(str(path)).frames, declared_samples(sf.info(str(path)))
+    (500, 1000)
+    """
+    match = re.search(r"^data : (\d+) \(should be \d+\)", info.extra_info, re.M)
+    if match is None or info.format != "WAV":
+        return None
+    declared = int(match.group(1)) // (info.channels * _bytes(info.subtype))
+    return declared if declared > info.frames else None
+
+
+def _bytes(subtype: str) -> int:
+    """Bytes per sample of a WAV subtype (PCM_16: 2, FLOAT: 4, ...)."""
+    sizes = {"PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4}
+    return sizes.get(subtype, 8 if subtype == "DOUBLE" else 4)
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
