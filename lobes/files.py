@@ -9,7 +9,8 @@ leaves what existed as it was: `replacing` (a file), `replacing_all`
 (several files, all or none), `write_text`, `write_folder` (a folder,
 filled by a function) and `replace_folder`; `remove_folder` renames a
 folder away (its name then holds `OLD`) before deleting it, so that it is
-never seen half deleted. `folder_problem` says, before any work, why files
+never seen half deleted. `remove_partials` removes what a killed writer left
+(nothing could run then); `folder_problem` says, before any work, why files
 cannot be written in a folder; `make_folders` and `remove_empty` create an
 output folder only when the first output is written and take back the
 ones that stayed empty. Imports only the standard library.
@@ -176,6 +177,34 @@ def temp_path(target: Path) -> Path:
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())  # as a plain new file (mkstemp: 0600)
     return Path(name)
+
+
+def remove_partials(target: Path) -> list[Path]:
+    """Removes what `temp_path` made for ``target`` and a killed process
+    left (SIGKILL, a power cut: nothing ran to remove it).
+
+    Arguments
+    ---------
+    target : Path
+        A final path.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+
+    Example
+    -------
+    >>> target = getfixture("tmp_path") / "mix_s1.wav"
+    >>> left = temp_path(target)  # as a killed writer leaves it
+    >>> remove_partials(target) == [left], left.exists()
+    (True, False)
+    """
+    pattern = f".{_short(target.stem)}.*{PARTIAL}{target.suffix}"
+    found = sorted(target.parent.glob(pattern))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 @contextmanager

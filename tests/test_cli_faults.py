@@ -560,6 +560,16 @@ def test_a_failed_rename_puts_every_old_output_back(
     assert [Path(d).name for d in calls][:2] == ["mix_s1.wav", "mix_s2.wav"]
 
 
+def test_a_rerun_removes_what_a_killed_run_left(models, inputs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    left = files.temp_path(out / "mix_s2.wav")  # SIGKILL: nothing removed it
+    left.write_bytes(b"RIFF half a file")
+    argv = [inputs["mix"], "--model", models["good"], "--out", out]
+    assert separate_main([str(a) for a in argv + ["--no-progress"]]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["mix_s1.wav", "mix_s2.wav"]
+
+
 def test_a_folder_at_an_output_name_is_refused(models, inputs, tmp_path):
     out = tmp_path / "out"
     (out / "mix_s2.wav").mkdir(parents=True)

@@ -34,7 +34,12 @@ from lobes.errors import (
     brief,
     is_out_of_memory,
 )
-from lobes.files import make_folders, remove_empty, replacing_all
+from lobes.files import (
+    make_folders,
+    remove_empty,
+    remove_partials,
+    replacing_all,
+)
 
 if TYPE_CHECKING:
     from lobes.inference.separator import (
@@ -394,6 +399,9 @@ def _separate_one(
 
     out_dir = outputs[0].parent
     created += make_folders(out_dir)
+    for output in outputs:  # what a killed run left
+        for left in remove_partials(output):
+            logger.info(f"Removed {left}, left by an interrupted run")
     try:
         with replacing_all(outputs) as temps:
             write(temps)
