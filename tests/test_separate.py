@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio
 from speechbrain.lobes.models.dual_path import (
     Decoder,
     Dual_Path_Model,
@@ -18,6 +19,7 @@ from speechbrain.lobes.models.dual_path import (
 )
 
 from lobes.fsmn_flash import FlashFormer
+from lobes.inference.audio import resample
 from lobes.inference.cli import separate_main as main
 from lobes.inference.pretrained import hyperparams_text, new_node
 from lobes.inference.separator import NonFiniteOutputError, Separator
@@ -152,6 +154,20 @@ def test_inputs_of_the_wrong_shape_or_not_finite_are_refused():
         separator.separate(torch.full((4000,), 1e30))
     with pytest.raises(ValueError, match=r"shape \[400, 2\]: push one"):
         separator.stream().push(torch.randn(400, 2))
+
+
+@pytest.mark.parametrize("orig, new", [(8001, 8000), (8000, 8001)])
+def test_rates_with_a_small_common_divisor_resample_as_torchaudio(orig, new):
+    """SciPy's polyphase filter there (torchaudio's kernel: 1.6 GB for
+    8001 -> 8000 Hz); the reference is torchaudio's own result."""
+    t = torch.arange(orig) / orig
+    x = 0.5 * torch.sin(2 * math.pi * 440 * t) + 0.3 * torch.sin(
+        2 * math.pi * 1500 * t
+    )
+    got = resample(x, orig, new)
+    expected = torchaudio.functional.resample(x, orig, new)
+    assert got.shape == expected.shape and got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, atol=5e-3, rtol=0)
 
 
 def test_models_that_cannot_stream_are_refused_with_a_fix():
