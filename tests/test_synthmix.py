@@ -1,7 +1,9 @@
 """Tests of the embedded corpus, measured on the files as written."""
 
+import errno
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +24,11 @@ from lobes.corpus.mixing import (
     mix_sources,
 )
 from lobes.corpus.statistics import corpus_statistics, format_statistics
-from lobes.corpus.writer import UTTERANCES_PER_SPEAKER, generate
+from lobes.corpus.writer import (
+    UTTERANCES_PER_SPEAKER,
+    _CorpusWriter,
+    generate,
+)
 
 COUNTS = (3, 2, 2)  # mixtures of the train, valid and test splits
 ARGS = {"n_train": 3, "n_valid": 2, "n_test": 2, "seed": 7}
@@ -500,6 +506,7 @@ def test_espeak_deterministic_in_any_order():
         ({"layout": "libri2mix"}, "unknown layout 'libri2mix'"),
         ({"sample_rate": 22050}, "unsupported sample rate 22050"),
         ({"num_spks": 4}, "--num-spks must be 2 or 3, got 4"),
+        ({"seed": -1}, "--seed must be a non-negative integer, got -1"),
     ],
 )
 def test_bad_arguments(tmp_path, change, message):
@@ -521,6 +528,12 @@ def test_cli_errors(tmp_path, capsys):
         main([str(tmp_path / "out"), "--num-spks", "4"])
     assert exit_.value.code == 2
     assert "invalid choice: 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "out"), "--seed", "-1"])
+    assert exit_.value.code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("error: --seed must be a non-negative integer, got -1")
+    assert not (tmp_path / "out").exists()
 
 
 def test_unwritable_output(tmp_path):
@@ -544,6 +557,133 @@ def test_non_empty_output(tmp_path):
         "notes.txt",
         "synthmix.json",
     ]
+
+
+def test_overwrite_keeps_the_old_corpus_until_the_new_one_is_complete(
+    tmp_path, monkeypatch
+):
+    """--overwrite: bad options are refused before any work, and a build
+    that fails midway (a full disk) leaves the old corpus as it was, with
+    nothing beside it."""
+    out = generate(tmp_path / "corpus", **ARGS)
+    before = file_bytes(out)
+    with pytest.raises(ValueError, match="--seed must be a non-negative"):
+        generate(out, **{**ARGS, "seed": -1}, overwrite=True)
+    mix = _CorpusWriter.mix
+    calls = []
+
+    def full_disk(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return mix(self, *args)
+
+    monkeypatch.setattr(_CorpusWriter, "mix", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        generate(out, **{**ARGS, "seed": 8}, overwrite=True)
+    assert len(calls) == 3  # it failed midway
+    assert file_bytes(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+
+
+KILL_AT_THIRD_MIXTURE = """
+import os, signal, sys
+from lobes.corpus import writer
+from lobes.corpus.cli import main
+mix, calls = writer._CorpusWriter.mix, []
+def killed(self, *args):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return mix(self, *args)
+writer._CorpusWriter.mix = killed
+main(sys.argv[1:])
+"""
+
+
+def cli_args(out, **changes) -> list[str]:
+    """The command line of `generate`'s ``ARGS`` (with ``changes``)."""
+    args = {**ARGS, **changes}
+    argv = [str(out), "--real-voices", "off"]
+    for key, value in args.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def killed_build(argv: list[str]) -> None:
+    """Runs ``python -m lobes.synthmix argv``, killed (SIGKILL) as it
+    writes its third mixture."""
+    run = subprocess.run(
+        [sys.executable, "-c", KILL_AT_THIRD_MIXTURE, *argv],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+
+
+def test_killed_build_leaves_no_corpus_and_the_rerun_completes(
+    wsj, tmp_path, caplog
+):
+    """kill -9 midway: no half corpus at OUT_DIR (an old one stays as it
+    was), only a hidden partial folder beside it, which the rerun of the
+    same command removes, saying so, before it writes the corpus."""
+    out = tmp_path / "corpus"
+    killed_build(cli_args(out))
+    assert not out.exists()
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.startswith(".corpus.") and "partial" in partial.name
+    assert (
+        json.loads((partial / "synthmix.json").read_text())["complete"] is False
+    )
+    main(cli_args(out))  # the same command, no --overwrite needed
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+    assert file_bytes(out) == file_bytes(wsj)  # as an uninterrupted build
+    assert f"Removing {partial}, left by an interrupted build" in caplog.text
+    before = file_bytes(out)
+    killed_build([*cli_args(out, seed=8), "--overwrite"])
+    assert file_bytes(out) == before
+    main([*cli_args(out, seed=8), "--overwrite"])
+    assert metadata(out)["args"]["seed"] == 8 and metadata(out)["complete"]
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+
+
+def test_interrupted_command_leaves_the_corpus_as_it_was(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C midway: one line, exit status 130, the old corpus as it was
+    and nothing beside it."""
+    out = generate(tmp_path / "corpus", **ARGS)
+    before = file_bytes(out)
+
+    def interrupted(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_CorpusWriter, "mix", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main([*cli_args(out, seed=8), "--overwrite"])
+    assert exit_.value.code == 130
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line.startswith("python -m lobes.synthmix: interrupted; ")
+    assert f"{out} is as it was" in line
+    assert file_bytes(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus"]
+
+
+def test_incomplete_or_mixed_corpus_is_named(tmp_path):
+    """A corpus whose build was interrupted (written in place by an older
+    version) is named so when refused; --overwrite does not delete files
+    that lobes.synthmix did not write."""
+    meta = {"generator": "lobes.synthmix", "complete": False}
+    meta["outputs"] = ["synthmix.json", "clean", "wav8k"]
+    (tmp_path / "synthmix.json").write_text(json.dumps(meta))
+    (tmp_path / "clean").mkdir()
+    with pytest.raises(FileExistsError, match="incomplete lobes.synthmix"):
+        generate(tmp_path, **ARGS)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds notes.txt, which"):
+        generate(tmp_path, **ARGS, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "clean").is_dir()
 
 
 def test_missing_espeakng_loader(monkeypatch, tmp_path, capsys):

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace a corpus this tool wrote before in OUT_DIR",
+        help="replace a corpus this tool wrote before in OUT_DIR, once the "
+        "new one is complete",
     )
     args = parser.parse_args(argv)
     if args.real_voices not in ("auto", "off"):
@@ -105,6 +106,12 @@ def main(argv: list[str] | None = None) -> None:
         out = generate(**vars(args))
     except (ValueError, OSError, ImportError) as err:
         parser.exit(1, f"{parser.prog}: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(
+            130,
+            f"{parser.prog}: interrupted; {args.out_dir} is as it was (a "
+            "corpus appears there only when complete)\n",
+        )
     seconds = time.perf_counter() - start
     stats = corpus_statistics(out)
     audio = stats["audio_hours"] * 3600

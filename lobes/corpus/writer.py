@@ -21,7 +21,8 @@ WHAM! noise in dynamic mixing the noise files are
 a split's content does not depend on the sizes of the other splits, and
 the 2-speaker draws do not depend on the 3-speaker code. ``synthmix.json``
 also marks the folder as ours: only such a folder is replaced with
-``--overwrite``.
+``--overwrite``, and only once the new corpus is complete (it is built in
+a hidden folder beside it).
 
 Sources and noise are quantised to 16 bits first and the mixtures summed in
 integers, so ``mix == s1 + s2 (+ s3)``, ``mix_clean == s1 + s2 (+ s3)`` and
@@ -50,7 +51,12 @@ from lobes.corpus.espeak import ESpeak, sentence
 from lobes.corpus.layouts import LAYOUTS, NUM_SPKS
 from lobes.corpus.mixing import PEAK, add_noise, db, mix_sources, peak, power
 from lobes.corpus.noise import make_noise
-from lobes.corpus.output import GENERATOR, METADATA, prepare_output
+from lobes.corpus.output import (
+    GENERATOR,
+    METADATA,
+    prepare_output,
+    remove_interrupted,
+)
 from lobes.corpus.real_voices import CREDITS, LICENCES, load_real_voices
 from lobes.corpus.splits import (
     UTTERANCES_PER_SPEAKER,
@@ -58,6 +64,7 @@ from lobes.corpus.splits import (
     plan_splits,
     tuples,
 )
+from lobes.files import write_folder
 
 logger = get_logger(__name__)
 
@@ -87,7 +94,10 @@ def generate(
     ---------
     out_dir : path
         Output folder; must be empty, missing, or (with ``overwrite``) a
-        corpus written by this function.
+        corpus written by this function and nothing else. The corpus is
+        built in a hidden folder beside it and put in place when complete:
+        a failure or a kill leaves ``out_dir`` as it was, and the next call
+        removes what an interrupted one left.
     layout : str
         ``"wsj0-2mix"``, ``"wham"`` or ``"librimix"``
         (:data:`lobes.corpus.layouts.LAYOUTS`).
@@ -134,8 +144,21 @@ def generate(
     """
     counts = {"n-train": n_train, "n-valid": n_valid, "n-test": n_test}
     counts["n-test-real"] = n_test_real
-    _check_args(layout, counts, sample_rate, num_spks)
+    _check_args(layout, counts, sample_rate, num_spks, seed)
+    out = Path(out_dir)
+    prepare_output(out, overwrite)
     tts = ESpeak()  # fails early if eSpeak NG is missing
+    args = {
+        "layout": layout,
+        "num_spks": num_spks,
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "n_test": n_test,
+        "seed": seed,
+        "sample_rate": sample_rate,
+        "real_voices": "off" if real_voices is None else str(real_voices),
+        "n_test_real": n_test_real,
+    }
     # The signals are short: intra-op threads cost more than they give
     # (50x slower on a busy machine), so use one and restore the setting.
     threads = torch.get_num_threads()
@@ -144,54 +167,52 @@ def generate(
         voices = load_real_voices(
             real_voices, sample_rate, seed, cache, num_spks
         )
-        out = Path(out_dir)
-        prepare_output(out, overwrite)
-        meta = {
-            "generator": GENERATOR,
-            "complete": False,
-            "outputs": [METADATA, "clean", f"wav{sample_rate // 1000}k"],
-            "args": {
-                "layout": layout,
-                "num_spks": num_spks,
-                "n_train": n_train,
-                "n_valid": n_valid,
-                "n_test": n_test,
-                "seed": seed,
-                "sample_rate": sample_rate,
-                "real_voices": "off"
-                if real_voices is None
-                else str(real_voices),
-                "n_test_real": n_test_real,
-            },
-        }
-        if voices is not None:
-            meta["outputs"] += [CREDITS, LICENCES]
-        (out / METADATA).write_text(json.dumps(meta, indent=1))  # ours
+        remove_interrupted(out)
         logger.info("Writing a %s corpus to %s", layout, out)
-        spec = LAYOUTS[layout]
-        sizes = {"tr": n_train, "cv": n_valid, "tt": n_test}
-        plans = plan_splits(
-            spec, sizes, num_spks, tts.variants, seed, voices, n_test_real
+        write_folder(
+            out, lambda folder: _write_corpus(folder, tts, voices, args)
         )
-        steps = sum(  # signals spoken, cut or mixed
-            sum(n for n, _ in p.groups)
-            + UTTERANCES_PER_SPEAKER * len(p.speakers)
-            + p.real_utterances
-            + spec.noisy * p.babble
-            for p in plans
-        )
-        with tqdm(total=steps, desc="synthmix", unit="signal") as bar:
-            writer = _CorpusWriter(
-                tts, voices, out, spec, num_spks, sample_rate, bar
-            )
-            meta["splits"] = {
-                plan.folder: writer.split(
-                    plan, np.random.default_rng([seed, plan.stream])
-                )
-                for plan in plans
-            }
     finally:
         torch.set_num_threads(threads)
+    return out
+
+
+def _write_corpus(out: Path, tts: ESpeak, voices, args: dict) -> None:
+    """Writes the corpus of `generate`'s ``args`` to ``out``, its
+    ``synthmix.json`` first (``complete``: false) and last (true)."""
+    layout, num_spks = args["layout"], args["num_spks"]
+    sample_rate, seed = args["sample_rate"], args["seed"]
+    meta = {
+        "generator": GENERATOR,
+        "complete": False,
+        "outputs": [METADATA, "clean", f"wav{sample_rate // 1000}k"],
+        "args": args,
+    }
+    if voices is not None:
+        meta["outputs"] += [CREDITS, LICENCES]
+    (out / METADATA).write_text(json.dumps(meta, indent=1))  # ours
+    spec = LAYOUTS[layout]
+    sizes = dict(tr=args["n_train"], cv=args["n_valid"], tt=args["n_test"])
+    plans = plan_splits(
+        spec, sizes, num_spks, tts.variants, seed, voices, args["n_test_real"]
+    )
+    steps = sum(  # signals spoken, cut or mixed
+        sum(n for n, _ in p.groups)
+        + UTTERANCES_PER_SPEAKER * len(p.speakers)
+        + p.real_utterances
+        + spec.noisy * p.babble
+        for p in plans
+    )
+    with tqdm(total=steps, desc="synthmix", unit="signal") as bar:
+        writer = _CorpusWriter(
+            tts, voices, out, spec, num_spks, sample_rate, bar
+        )
+        meta["splits"] = {
+            plan.folder: writer.split(
+                plan, np.random.default_rng([seed, plan.stream])
+            )
+            for plan in plans
+        }
     if voices is not None:
         used = {
             split: [s for s, v in record["speakers"].items() if "package" in v]
@@ -201,10 +222,9 @@ def generate(
         voices.write_credits(out, used)
     meta["complete"] = True
     (out / METADATA).write_text(json.dumps(meta, indent=1))
-    return out
 
 
-def _check_args(layout, counts, sample_rate, num_spks):
+def _check_args(layout, counts, sample_rate, num_spks, seed):
     if layout not in LAYOUTS:
         raise ValueError(
             f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}"
@@ -217,6 +237,8 @@ def _check_args(layout, counts, sample_rate, num_spks):
     for flag, n in counts.items():
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"--{flag} must be a positive integer, got {n!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
     if sample_rate not in SAMPLE_RATES:
         raise ValueError(
             f"unsupported sample rate {sample_rate}; WSJ0-2Mix, WHAM! and "
