@@ -26,6 +26,7 @@ from lobes.training.csvs import (
     write_separation_csv,
 )
 from lobes.training.dynamic_mixing import DynamicMixing, EpochSampler
+from lobes.training.errors import DataError
 from lobes.training.metrics import bss_sdr, separation_scores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,21 @@ def test_separation_scores_are_improvements_over_the_mixture():
     assert scores["si-snr_i"] > 15 and scores["sdr_i"] > 15
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_scores_of_exact_mixtures_warn_of_nothing():
+    """A mixture that is the exact sum of its sources (every corpus's) has
+    no artifacts as the SDRi baseline (SAR +inf), nor has a perfect
+    estimate any interference: no "divide by zero" RuntimeWarning."""
+    torch.manual_seed(0)
+    refs = torch.randn(4000, 2)
+    mix = refs.sum(-1)
+    noisy = refs + 0.1 * torch.randn(4000, 2)
+    scores, _ = separation_scores(refs, noisy, mix)
+    assert all(np.isfinite(list(scores.values())))
+    scores, _ = separation_scores(refs, refs, mix)
+    assert scores["sdr"] > 60 and scores["sdr_i"] > 60
+
+
 # ---------------------------------------------------------- data checks
 
 
@@ -99,7 +115,9 @@ def test_check_csv_accepts_prepared_data(corpus, tmp_path):
     prepare = load_module(ROOT / "recipes/WSJ0Mix/prepare_data.py")
     prepare.prepare_wsjmix(str(corpus), str(tmp_path))
     for split in ("tr", "cv", "tt"):
-        check_csv(str(tmp_path / f"wsj_{split}.csv"), "", SR, ["mix", "s1"])
+        check_csv(
+            str(tmp_path / f"wsj_{split}.csv"), "", SR, ["mix", "s1", "s2"]
+        )
 
 
 @pytest.mark.parametrize(
@@ -284,10 +302,14 @@ def test_dynamic_mixing_redraws_silent_crops(tmp_path):
         item = dm[(0, index)]
         for source in (item["s1_sig"], item["s2_sig"]):
             assert torch.isfinite(source).all() and source.abs().max() > 0
+    sf.write(tmp_path / "bbb2.wav", np.zeros(5000), SR)  # bbb1 is not
+    dm = DynamicMixing(str(tmp_path), num_items=30, signal_len=800)
+    with pytest.raises(DataError, match="bbb2.wav: 20 random crops"):
+        for index in range(30):
+            dm[(0, index)]
     sf.write(tmp_path / "bbb1.wav", np.zeros(5000), SR)
-    with pytest.raises(ValueError, match="bbb1.wav: 20 random crops"):
-        dm = DynamicMixing(str(tmp_path), num_items=1, signal_len=800)
-        dm[(0, 0)]
+    with pytest.raises(DataError, match="speaker bbb .*bbb1.wav.* all silent"):
+        DynamicMixing(str(tmp_path), num_items=1, signal_len=800)
 
 
 def test_dynamic_mixing_errors(tmp_path):
@@ -297,7 +319,7 @@ def test_dynamic_mixing_errors(tmp_path):
     with pytest.raises(ValueError, match="aaa00001.wav is sampled at 16000"):
         DynamicMixing(str(tmp_path), num_items=1)
     sf.write(tmp_path / "aaa00001.wav", np.zeros(100), SR)
-    with pytest.raises(ValueError, match="at least 2 speakers"):
+    with pytest.raises(DataError, match="at least 2 speakers"):
         DynamicMixing(str(tmp_path), num_items=1)
 
 
@@ -419,3 +441,37 @@ def test_training_crops_and_speed_perturbation_keep_targets_aligned(tmp_path):
     est, targets = brain.compute_forward(batch, sb.Stage.VALID)
     assert est.shape == targets.shape == (2, 1200, 2)
     torch.testing.assert_close(targets[..., 0], s1)  # no augmentation
+
+
+def test_save_audio_writes_all_files_or_none(tmp_path, monkeypatch):
+    """Test audio appears only when complete: a full disk midway leaves
+    no file (no partial one at its final name) and one line naming the
+    folder and the way out."""
+    brain = tiny_brain(tmp_path)
+    mix, targets = torch.randn(800), torch.randn(800, 2)
+    brain.save_audio("u1", mix, targets, 0.5 * targets)
+    folder = Path(brain.hparams.save_folder) / "audio_results"
+    names = ["mix", "source1", "source1hat", "source2", "source2hat"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"itemu1_{n}.wav" for n in names
+    )
+    audio, rate = sf.read(folder / "itemu1_source2hat.wav")
+    assert rate == SR and len(audio) == 800
+    assert np.abs(audio).max() == pytest.approx(1, abs=1e-4)  # peak 1
+    write_bytes, calls = Path.write_bytes, []
+
+    def full_disk(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            write_bytes(path, data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError) as error:
+        brain.save_audio("u2", mix, targets, targets)
+    message = str(error.value)
+    assert "\n" not in message and str(folder) in message
+    assert "No space left on device" in message and "free some space" in message
+    assert "--save_audio=False" in message
+    assert not list(folder.glob("itemu2_*")) and not list(folder.glob(".*"))

@@ -1,7 +1,8 @@
 """Checks of the audio files a separation CSV names, before training: an
 audio file soundfile can read (not a folder, not empty, not another
-format), mono, at the run's sample rate, every sample finite. Each problem
-is one `DataError` naming the file, the problem and the fix.
+format), complete (samples, all those its WAV header says), mono, at the
+run's sample rate, every sample finite. Each problem is one `DataError`
+naming the file, the problem and the fix.
 
 Authors
  * sepformer-lobes contributors 2026
@@ -20,8 +21,8 @@ BLOCK = 1 << 20  # samples read at a time when looking for NaN and inf
 
 def audio_frames(path: str, sample_rate: int) -> int:
     """Returns the length of a mono audio file, after checking it: an
-    audio file (not empty, not another format), mono, at ``sample_rate``,
-    every sample finite.
+    audio file (not empty, not another format), complete (not truncated,
+    not a header only), mono, at ``sample_rate``, every sample finite.
 
     Arguments
     ---------
@@ -45,12 +46,17 @@ def audio_frames(path: str, sample_rate: int) -> int:
     >>> audio_frames(str(path), 16000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     lobes.training.errors.DataError: ...a.wav is sampled at 8000 Hz, but ...
+    >>> _ = path.write_bytes(path.read_bytes()[:1000])  # a copy cut short
+    >>> audio_frames(str(path), 8000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ...a.wav is truncated: its header says...
     >>> sf.write(path, np.array([0.0, np.nan]), 8000, subtype="FLOAT")
     >>> audio_frames(str(path), 8000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     lobes.training.errors.DataError: ...a.wav has 1 NaN or infinite sample...
     """
     info = audio_info(path)
+    _check_complete(path, info.frames)
     if info.channels != 1:
         raise DataError(
             f"{path} has {info.channels} channels, but separation needs mono "
@@ -111,6 +117,26 @@ def audio_info(path: str) -> sf._SoundFileInfo:
             f"({error.error_string}): convert it to WAV (e.g. `ffmpeg -i "
             "FILE -ac 1 OUT.wav`) and use that, or remove it from the data."
         ) from error
+
+
+def _check_complete(path: str, frames: int) -> None:
+    """Raises `DataError` if a file holds no samples, or is a WAV file
+    shorter than its header says (an interrupted write or copy)."""
+    damaged = (
+        "it is damaged (an interrupted write or copy): regenerate or copy "
+        "it again, or remove it from the data."
+    )
+    with open(path, "rb") as f:
+        riff, size = f.read(4), int.from_bytes(f.read(4), "little")
+    actual = os.path.getsize(path)
+    # a pad byte may be missing; 0 and 0xFFFFFFFF: a length left unknown
+    if riff == b"RIFF" and actual + 1 < size + 8 and 0 < size < 0xFFFFFFFF:
+        raise DataError(
+            f"{path} is truncated: its header says {size + 8} bytes, the "
+            f"file has {actual}; {damaged}"
+        )
+    if frames == 0:
+        raise DataError(f"{path} holds no samples, only a header; {damaged}")
 
 
 def _check_finite(path: str, sample_rate: int) -> None:

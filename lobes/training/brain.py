@@ -12,13 +12,14 @@ Authors
  * sepformer-lobes contributors 2026
 """
 
+import io
 import math
 from pathlib import Path
 
+import soundfile as sf
 import speechbrain as sb
 import torch
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.dataio.dataio import write_audio
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.distributed import (
     if_main_process,
@@ -26,6 +27,8 @@ from speechbrain.utils.distributed import (
 )
 from speechbrain.utils.logger import get_logger
 
+from lobes.errors import brief
+from lobes.files import replacing_all
 from lobes.model import EncoderMaskerDecoder
 from lobes.training.dynamic_mixing import DynamicMixing, EpochSampler
 from lobes.training.metrics import separation_scores
@@ -241,23 +244,30 @@ class Separation(sb.Brain):
     def save_audio(self, snt_id, mixture, targets, estimates):
         """Saves peak-normalised mixture [T], targets [T, S] and estimates
         [T, S] (aligned with the targets) as SpeechBrain's recipes name
-        them: item<id>_mix.wav, item<id>_source<k>.wav, ..._source<k>hat.wav.
+        them: item<id>_mix.wav, item<id>_source<k>.wav, ..._source<k>hat.wav,
+        all complete or none (`lobes.files.replacing_all`); a write that
+        fails (a full disk) raises an ``OSError`` of one line.
         """
         if not if_main_process():
             return
         folder = Path(self.hparams.save_folder) / "audio_results"
-        folder.mkdir(parents=True, exist_ok=True)
         signals = {"mix": mixture}
         for k in range(targets.shape[-1]):
             signals[f"source{k + 1}"] = targets[:, k]
             signals[f"source{k + 1}hat"] = estimates[:, k]
-        for name, signal in signals.items():
-            signal = signal.detach().float().cpu()
-            write_audio(
-                str(folder / f"item{snt_id}_{name}.wav"),
-                signal / signal.abs().max().clamp(min=1e-8),
-                self.hparams.sample_rate,
-            )
+        paths = [folder / f"item{snt_id}_{name}.wav" for name in signals]
+        rate = self.hparams.sample_rate
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with replacing_all(paths) as temps:  # all complete, or none
+                for temp, signal in zip(temps, signals.values(), strict=True):
+                    temp.write_bytes(_peak_normalised_wav(signal, rate))
+        except OSError as error:
+            raise OSError(
+                f"Cannot write the test audio of {snt_id} in {folder} "
+                f"({brief(error)}): free some space, or pass "
+                "--save_audio=False (the scores do not need it)."
+            ) from error
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the stage's counts and the per-utterance test scores."""
@@ -285,15 +295,17 @@ class Separation(sb.Brain):
                 [self.optimizer], epoch, stage_loss
             )
             update_learning_rate(self.optimizer, next_lr)
-            self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": current_lr},
-                train_stats=self.train_stats,
-                valid_stats=stats,
-            )
             if not math.isfinite(stage_loss):  # never the best checkpoint
                 stage_loss = math.inf
             self.checkpointer.save_and_keep_only(
                 meta={CKPT_KEY: stage_loss}, min_keys=[CKPT_KEY]
+            )
+            # logged once saved: a run killed before that resumes from the
+            # checkpoint before and logs this epoch once, when it is saved
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": current_lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
             )
         else:
             if self.real_test:  # "test real-voice si-snr loss" in the log
@@ -350,6 +362,17 @@ class Separation(sb.Brain):
         if self.train_sampler is None:  # not DDP: no wrapper to call it
             self.train_sampler = sampler
         return loader
+
+
+def _peak_normalised_wav(signal: torch.Tensor, sample_rate: int) -> bytes:
+    """A signal [T] scaled to a peak of 1, as a 16-bit PCM WAV file (what
+    SpeechBrain's ``write_audio`` writes), in memory: writing it to disk
+    can then fail only with an ``OSError``."""
+    signal = signal.detach().float().cpu()
+    signal = signal / signal.abs().max().clamp(min=1e-8)
+    wav = io.BytesIO()
+    sf.write(wav, signal.numpy(), sample_rate, format="WAV")
+    return wav.getvalue()
 
 
 def _ids(ids: list) -> str:

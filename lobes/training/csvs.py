@@ -1,5 +1,7 @@
 """SpeechBrain separation CSVs: writing them for a corpus laid out in
-folders, checking every file they name before training (with
+folders (every split checked first, then all CSVs or none; a corpus whose
+build was interrupted, or of more speakers than the recipe's, refused),
+checking them and every file they name before training (with
 `lobes.training.audio_files`), and reading them.
 
 The CSV format is that of SpeechBrain's separation recipes: ``ID,
@@ -13,6 +15,7 @@ Authors
 
 import csv
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,13 +25,17 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from lobes.files import replacing
+from lobes.corpus.output import METADATA, corpus_metadata
+from lobes.files import replacing, replacing_all
 from lobes.training.audio_files import audio_frames, audio_info
 from lobes.training.errors import DataError
 
 logger = get_logger(__name__)
 
 SPLITS = ("tr", "cv", "tt")
+SPEAKER = re.compile(r"s\d+")  # a speaker's source: s1, s2, ...
+SOURCE_COLUMN = re.compile(r"s\d+_wav")  # its CSV column
+VARIABLE = re.compile(r"\$([\w.]+)")  # as load_data_csv finds them
 
 
 def signal_names(num_spks: int, noise: bool = False) -> list[str]:
@@ -64,12 +71,14 @@ def check_csv(
 ) -> None:
     """Checks every file of a separation CSV before training starts.
 
-    Each row needs one ``<signal>_wav`` column per signal (``mix``, ``s1``,
-    ``s2``, ...), pointing at existing mono audio files sampled at
-    ``sample_rate`` with finite samples (`audio_frames`), all of the same
-    length (the "min" versions of WSJ0-2Mix and WHAM!) and at least
-    ``min_samples`` long. The first problem raises `DataError` (or
-    ``FileNotFoundError``) naming the file, the problem and the fix.
+    The CSV must be readable (`read_csv`). Each row needs one
+    ``<signal>_wav`` column per signal (``mix``, ``s1``, ``s2``, ...; no
+    more speakers' columns), pointing at existing, complete mono audio
+    files sampled at ``sample_rate`` with finite samples (`audio_frames`),
+    all of the same length (the "min" versions of WSJ0-2Mix and WHAM!)
+    and at least ``min_samples`` long. The first problem raises
+    `DataError` (or ``FileNotFoundError``) naming the file, the problem
+    and the fix.
 
     Arguments
     ---------
@@ -104,15 +113,27 @@ def check_csv(
             "--skip_prep=False, or pass existing CSVs with --train_data, "
             "--valid_data and --test_data."
         )
-    rows = load_data_csv(csv_path, replacements={"data_root": data_folder})
+    rows = read_csv(csv_path, data_folder)
     if not rows:
         raise DataError(f"{csv_path} has no rows: prepare the data again.")
     columns = [f"{s}_wav" for s in signals]
-    missing = [c for c in columns if c not in next(iter(rows.values()))]
+    header = next(iter(rows.values()))
+    missing = [c for c in columns if c not in header]
     if missing:
         raise DataError(
             f"{csv_path} lacks the column(s) {missing}; a separation CSV "
             f"here needs ID, duration, {', '.join(columns)}."
+        )
+    given, wanted = (
+        [c for c in names if SOURCE_COLUMN.fullmatch(c)]
+        for names in (header, columns)
+    )
+    if len(given) > len(wanted):
+        raise DataError(
+            f"{csv_path} has the columns {given}: its mixtures have "
+            f"{len(given)} speakers, but num_spks is {len(wanted)}. Pass "
+            f"--num_spks={len(given)}, or use the CSVs of a "
+            f"{len(wanted)}-speaker corpus."
         )
     for uid, row in tqdm(
         rows.items(),
@@ -127,10 +148,7 @@ def check_csv(
             except DataError as error:
                 raise DataError(f"{error} {where}") from error
         if len(set(frames.values())) > 1:
-            raise DataError(
-                f"{csv_path}, row {uid}: the signals differ in length "
-                f"{frames}; use the 'min' version of the corpus."
-            )
+            raise DataError(_lengths_differ(csv_path, uid, row, frames))
         if frames[columns[0]] < min_samples:
             length = frames[columns[0]]
             raise DataError(
@@ -139,6 +157,118 @@ def check_csv(
                 f"{min_samples} that {needed_by}: remove its row from the "
                 f"CSV (or give it longer audio). {where}"
             )
+
+
+def _lengths_differ(
+    csv_path: str, uid: str, row: dict, frames: dict[str, int]
+) -> str:
+    """The message for a CSV row whose files (``frames``: column to
+    length, the mixture first) differ in length: sources shorter than
+    their mixture, the longest as long as it, are a 'max' version; other
+    differences, files that do not belong together."""
+    where = f"{csv_path}, row {uid}"
+    mix, *sources = frames
+    longest = max(frames.values())
+    if frames[mix] == longest == max(frames[s] for s in sources):
+        return (
+            f"{where}: the signals differ in length {frames}: sources "
+            "shorter than their mixture, as in the 'max' version of a "
+            "corpus; use its 'min' version."
+        )
+    shorter = ", ".join(row[c] for c in frames if frames[c] < longest)
+    return (
+        f"{where}: the signals differ in length {frames}: {shorter} is "
+        "shorter than the others of its row, so the files do not belong "
+        "together (a damaged file, or one of another corpus): regenerate or "
+        "copy the corpus again, or fix the row."
+    )
+
+
+def read_csv(csv_path: str, data_folder: str) -> dict[str, dict]:
+    """SpeechBrain's ``load_data_csv`` of a separation CSV, after checking
+    what it would fail on with a traceback: the ``ID`` column, rows of as
+    many fields as the header, unique IDs, numeric durations and no
+    ``$variable`` but ``$data_root``. The first problem raises `DataError`
+    naming the CSV, the line and the fix.
+
+    Arguments
+    ---------
+    csv_path : str
+        A CSV in SpeechBrain's separation format.
+    data_folder : str
+        Replaces ``$data_root`` in the paths.
+
+    Returns
+    -------
+    dict
+        Rows by ID, as ``load_data_csv`` returns them.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "t.csv"
+    >>> _ = path.write_text("ID,duration,mix_wav\\nu1,1.0,a.wav\\nu1,2.0\\n")
+    >>> read_csv(str(path), "")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ...t.csv, line 3 (ID u1): 2 fields, ...
+    """
+    seen: dict[str, int] = {}  # ID: its line
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f, skipinitialspace=True)
+            header = reader.fieldnames or []
+            if "ID" not in header:
+                raise DataError(
+                    f"{csv_path} has no ID column (its header is "
+                    f"{','.join(header)!r}): a separation CSV begins with "
+                    "the line ID,duration,mix_wav,...; add or fix it."
+                )
+            for row in reader:
+                line = f"{csv_path}, line {reader.line_num}"
+                _check_row(row, len(header), f"{line} (ID {row['ID']})")
+                if row["ID"] in seen:
+                    raise DataError(
+                        f"{line}: the ID {row['ID']} is also that of line "
+                        f"{seen[row['ID']]}; give each row its own ID."
+                    )
+                seen[row["ID"]] = reader.line_num
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{csv_path} is not UTF-8 text (byte {error.start}: "
+            f"{error.reason}): save it as UTF-8."
+        ) from error
+    except csv.Error as error:
+        raise DataError(
+            f"{csv_path}, line {reader.line_num}: {error}; fix the CSV."
+        ) from error
+    return load_data_csv(csv_path, replacements={"data_root": data_folder})
+
+
+def _check_row(row: dict, fields: int, where: str) -> None:
+    """Raises `DataError` if a CSV row (of `read_csv`) cannot be read."""
+    given = sum(v is not None for k, v in row.items() if k is not None)
+    given += len(row.get(None) or [])
+    if given != fields:
+        raise DataError(
+            f"{where}: {given} fields, but the header has {fields}; give "
+            "each row one value per column (an empty one between two "
+            "commas)."
+        )
+    if "duration" in row:
+        try:
+            float(row["duration"])
+        except ValueError:
+            raise DataError(
+                f"{where}: the duration {row['duration']!r} is not a number; "
+                "give the mixture's length in seconds."
+            ) from None
+    for value in row.values():
+        for name in VARIABLE.findall(value):
+            if name != "data_root":
+                raise DataError(
+                    f"{where}: {value} refers to ${name}, but only "
+                    "$data_root (--data_folder) is replaced; write the path "
+                    "out."
+                )
 
 
 def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
@@ -176,6 +306,30 @@ def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
     >>> data[0]["id"], data[0]["s2_sig"].shape
     ('utt1', torch.Size([800]))
     """
+    rows = separation_rows(folders)
+    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
+    with replacing(csv_path) as partial:
+        _write_rows(partial, rows)
+    logger.info(f"Wrote {csv_path} ({len(rows)} utterances)")
+    return len(rows)
+
+
+def separation_rows(folders: dict[str, str]) -> list[dict]:
+    """The rows of `write_separation_csv`, after checking that every
+    folder exists and has the mixtures' file names (`FileNotFoundError`
+    naming the folder or the file).
+
+    Arguments
+    ---------
+    folders : dict[str, str]
+        Signal name to folder, the mixture first under the name ``mix``.
+
+    Returns
+    -------
+    list of dict
+        One row per mixture, by column (``ID``, ``duration``, then three
+        columns per signal).
+    """
     for folder in folders.values():
         if not os.path.isdir(folder):
             raise FileNotFoundError(
@@ -192,31 +346,72 @@ def write_separation_csv(folders: dict[str, str], csv_path: str) -> int:
                 f"{folder} lacks {len(absent)} file(s) that "
                 f"{folders['mix']} has, e.g. {absent[0]}."
             )
-    columns = ["ID", "duration"]
-    for signal in folders:
-        columns += [
-            f"{signal}_wav",
-            f"{signal}_wav_format",
-            f"{signal}_wav_opts",
-        ]
-    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-    with (
-        replacing(csv_path) as partial,
-        open(partial, "w", newline="", encoding="utf-8") as f,
-    ):
-        writer = csv.DictWriter(f, fieldnames=columns)
+    rows = []
+    for name in names:
+        paths = {s: os.path.join(d, name) for s, d in folders.items()}
+        row = {"ID": Path(name).stem}
+        row["duration"] = audio_info(paths["mix"]).duration
+        for signal, path in paths.items():
+            row[f"{signal}_wav"] = path
+            row[f"{signal}_wav_format"] = "wav"
+            row[f"{signal}_wav_opts"] = None
+        rows.append(row)
+    return rows
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Writes the rows of `separation_rows` as a CSV at ``path``."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        for name in names:
-            paths = {s: os.path.join(d, name) for s, d in folders.items()}
-            row = {"ID": Path(name).stem}
-            row["duration"] = audio_info(paths["mix"]).duration
-            for signal, path in paths.items():
-                row[f"{signal}_wav"] = path
-                row[f"{signal}_wav_format"] = "wav"
-                row[f"{signal}_wav_opts"] = None
-            writer.writerow(row)
-    logger.info(f"Wrote {csv_path} ({len(names)} utterances)")
-    return len(names)
+        writer.writerows(rows)
+
+
+def check_corpus(datapath: str, root: str, folders: dict[str, str]) -> None:
+    """Raises `DataError` for a corpus that preparation must not use: one
+    of `lobes.synthmix` whose build was interrupted (its ``synthmix.json``
+    says ``"complete": false``), or one with more speakers (``s3``
+    folders) than the recipe's ``folders``.
+
+    Arguments
+    ---------
+    datapath : str
+        The corpus folder.
+    root : str
+        Its split folders' folder (``datapath/wav8k/min``).
+    folders : dict
+        CSV signal name -> folder name (``s1``, ``s2``, ...).
+
+    Example
+    -------
+    >>> root = getfixture("tmp_path")
+    >>> (root / "min" / "tt" / "s3").mkdir(parents=True)
+    >>> check_corpus(str(root), str(root / "min"), {"s1": "s1", "s2": "s2"})
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.DataError: ... has 3 speakers (...s3), but ...
+    """
+    meta = corpus_metadata(Path(datapath))
+    if meta is not None and not meta.get("complete"):
+        raise DataError(
+            f"{datapath} holds an incomplete corpus: its {METADATA} says "
+            '"complete": false (python -m lobes.synthmix was interrupted '
+            "while writing it); build it again before training."
+        )
+    num_spks = sum(bool(SPEAKER.fullmatch(s)) for s in folders)
+    for split in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        extra = os.path.join(root, split, f"s{num_spks + 1}")
+        if os.path.isdir(extra):
+            found = max(  # s1, s2, s3 (, s4 ...)
+                int(f[1:])
+                for f in os.listdir(os.path.join(root, split))
+                if SPEAKER.fullmatch(f)
+            )
+            raise DataError(
+                f"{datapath} has {found} speakers ({extra}), but num_spks "
+                f"is {num_spks}: pass --num_spks={found}, or use a "
+                f"{num_spks}-speaker corpus."
+            )
 
 
 def write_split_csvs(
@@ -229,7 +424,9 @@ def write_split_csvs(
     optional: Sequence[str] = (),
 ) -> list[str]:
     """Writes ``savepath/<prefix>_<split>.csv`` for each split of a corpus
-    laid out as ``datapath/wav{8,16}k/min/<split>/<folder>/<id>.wav``.
+    laid out as ``datapath/wav{8,16}k/min/<split>/<folder>/<id>.wav``,
+    all or none: every split is checked (`check_corpus`,
+    `separation_rows`) before any CSV is replaced.
 
     Arguments
     ---------
@@ -279,21 +476,27 @@ def write_split_csvs(
             f"{{{','.join(folders.values())}}}."
         )
     root = os.path.join(datapath, f"wav{fs // 1000}k", "min")
-    written = [*splits]
-    for split in optional:
-        if os.path.isdir(os.path.join(root, split)):
-            written.append(split)
-            continue
+    check_corpus(datapath, root, folders)
+    present = [s for s in optional if os.path.isdir(os.path.join(root, s))]
+    tables = {
+        split: separation_rows(
+            {s: os.path.join(root, split, f) for s, f in folders.items()}
+        )
+        for split in [*splits, *present]
+    }
+    paths = [os.path.join(savepath, f"{prefix}_{s}.csv") for s in tables]
+    os.makedirs(savepath, exist_ok=True)
+    with replacing_all(paths) as partials:
+        for partial, rows in zip(partials, tables.values(), strict=True):
+            _write_rows(partial, rows)
+    for path, rows in zip(paths, tables.values(), strict=True):
+        logger.info(f"Wrote {path} ({len(rows)} utterances)")
+    for split in set(optional) - set(present):
         stale = os.path.join(savepath, f"{prefix}_{split}.csv")
         if os.path.isfile(stale):
             os.remove(stale)
             logger.info(f"Removed {stale}: {datapath} has no {split} split")
-    for split in written:
-        write_separation_csv(
-            {s: os.path.join(root, split, f) for s, f in folders.items()},
-            os.path.join(savepath, f"{prefix}_{split}.csv"),
-        )
-    return written
+    return list(tables)
 
 
 def csv_dataset(

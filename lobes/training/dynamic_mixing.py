@@ -17,6 +17,7 @@ import torch
 
 from lobes.corpus.mixing import add_noise, mix_sources
 from lobes.training.audio_files import audio_frames
+from lobes.training.errors import DataError
 
 SILENT_RMS = 1e-4  # a crop quieter than -80 dBFS is drawn again
 CROP_TRIES = 20
@@ -54,7 +55,10 @@ class DynamicMixing(torch.utils.data.Dataset):
     Clean utterances are ``*.wav`` or ``*.flac`` files anywhere under
     ``clean_folder``; ``speakers`` says how their paths name the speaker
     (`SPEAKER_IDS`: WSJ0's first three characters of the file name, or
-    LibriSpeech's ``<speaker>/<chapter>/<utterance>`` folders).
+    LibriSpeech's ``<speaker>/<chapter>/<utterance>`` folders). Fewer
+    speakers than ``num_spks``, or a speaker whose files are all silent,
+    raise `DataError` here, before training (as does, while drawing, a
+    file whose random crops are all silent).
 
     Arguments
     ---------
@@ -111,11 +115,24 @@ class DynamicMixing(torch.utils.data.Dataset):
         speaker_of, rule = SPEAKER_IDS[speakers]
         self.speakers = self._index(clean_folder, sample_rate, speaker_of)
         if len(self.speakers) < num_spks:
-            raise ValueError(
+            raise DataError(
                 f"Dynamic mixing needs at least {num_spks} speakers, but "
                 f"{clean_folder} has {len(self.speakers)} (speaker id = "
-                f"{rule})."
+                f"{rule}): set --base_folder_dm to a folder of clean "
+                "utterances of more speakers."
             )
+        for speaker, files in self.speakers.items():
+            loud = (
+                _rms(sf.read(path, dtype="float32")[0]) > SILENT_RMS
+                for path, _ in files
+            )
+            if not any(loud):  # reads one file of most speakers
+                raise DataError(
+                    f"{clean_folder}: the {len(files)} file(s) of speaker "
+                    f"{speaker} ({_names(files)}) are all silent: remove "
+                    "them from the dynamic mixing folder (base_folder_dm), "
+                    "or fix them."
+                )
         counts = np.array([len(u) for u in self.speakers.values()], float)
         self.speaker_p = counts / counts.sum()
         self.noises = None
@@ -189,13 +206,24 @@ class DynamicMixing(torch.utils.data.Dataset):
             audio, _ = sf.read(
                 path, start=start, frames=length, dtype="float32"
             )
-            if np.sqrt(np.mean(np.square(audio))) > SILENT_RMS:
+            if _rms(audio) > SILENT_RMS:
                 return torch.from_numpy(audio)
-        raise ValueError(
+        raise DataError(
             f"{path}: {CROP_TRIES} random crops of {length} samples were "
             "all silent. Remove or trim this file from the dynamic mixing "
             "folder (base_folder_dm)."
         )
+
+
+def _rms(audio: np.ndarray) -> float:
+    """The root mean square of samples (0 for none)."""
+    return float(np.sqrt(np.mean(np.square(audio)))) if audio.size else 0.0
+
+
+def _names(files: list[tuple[str, int]], shown: int = 3) -> str:
+    """The first ``shown`` of (path, frames) files, for a message."""
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return ", ".join(path for path, _ in files[:shown]) + more
 
 
 class EpochSampler(torch.utils.data.Sampler):

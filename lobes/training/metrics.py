@@ -10,6 +10,7 @@ Authors
 """
 
 import fast_bss_eval
+import numpy as np
 import torch
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
@@ -47,12 +48,16 @@ def bss_sdr(
     """
     # NumPy backend: torch's batched LU nests MKL's OpenMP team inside its
     # own parallel_for, which livelocks once torch's thread count changed.
-    sdr, _, _, perm = fast_bss_eval.bss_eval_sources(
-        references.detach().double().cpu().numpy(),
-        estimates.detach().double().cpu().numpy(),
-        filter_length=SDR_FILTER_LENGTH,
-        compute_permutation=True,
-    )
+    # log10 of 0 is +inf dB, the right value, not a fault: the SAR of the
+    # mixture as the estimate (the baseline of SDRi: the sum of the
+    # references has no artifacts), or every ratio of a perfect estimate.
+    with np.errstate(divide="ignore"):
+        sdr, _, _, perm = fast_bss_eval.bss_eval_sources(
+            references.detach().double().cpu().numpy(),
+            estimates.detach().double().cpu().numpy(),
+            filter_length=SDR_FILTER_LENGTH,
+            compute_permutation=True,
+        )
     return torch.from_numpy(sdr), torch.from_numpy(perm)
 
 
