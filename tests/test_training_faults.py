@@ -26,6 +26,8 @@ import torch
 from faultrun import run_args
 from sepdata import write_corpus
 
+from hparams import MODELS, model_option
+
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}
 KILL_POINTS = int(os.environ.get("LOBES_KILL_POINTS", "20"))
 DRIVER = Path(__file__).resolve().with_name("faultrun.py")
@@ -167,20 +169,139 @@ CASES = {
         ["unknown key --N_epoch", "Did you mean --N_epochs?"],
     ),
 }
-OUTPUT_CASES = {  # name: (output folder(tmp), words)
-    "output-unwritable": (unwritable, ["pass a folder you can write to"]),
+
+
+def tiny_model(**changes) -> str:
+    """``--model=`` of the tiny RE-SepFormer of the runs, with changes."""
+    return f"--model={model_option(MODELS['resepformer'].tiny | changes)}"
+
+
+def loader(**options) -> str:
+    """``--dataloader_opts=`` of the runs, with changes."""
+    return f"--dataloader_opts={model_option({'batch_size': 2} | options)}"
+
+
+LEFT_OUT = "(left out)"  # --option=(left out): the run without --option
+# name: (argv that replaces the run's options of the same name, words)
+OPTION_CASES = {
+    "lr": (["--lr=-1"], ["--lr=-1: expected a number > 0"]),
+    "N_epochs-abc": (["--N_epochs=abc"], ["--N_epochs=abc: expected an int"]),
+    "N_epochs-negative": (["--N_epochs=-1"], ["--N_epochs=-1: ", ">= 1"]),
+    "seed": (["--seed=abc"], ["--seed=abc: expected an integer >= 0"]),
+    "sample_rate": (["--sample_rate=abc"], ["--sample_rate=abc: expected"]),
+    "num_spks": (["--num_spks=0"], ["--num_spks=0: expected an integer"]),
+    "clip_grad_norm": (["--clip_grad_norm=abc"], ["=abc: expected a number"]),
+    "threshold": (["--threshold=abc"], ["--threshold=abc: expected a num"]),
+    "training_signal_len": (
+        ["--limit_training_signal_len=True", "--training_signal_len=-5"],
+        ["--training_signal_len=-5: expected an integer >= 1"],
+    ),
+    "chunk_size": (
+        [tiny_model(chunk_size=0)],
+        ["--model: chunk_size=0: expected an integer >= 1"],
+    ),
+    "causal": (
+        [tiny_model(causal="maybe")],
+        ["--model: causal=maybe: expected True or False"],
+    ),
+    "nhead-not-dividing": (
+        [tiny_model(nhead=3)],
+        ["--model={N_encoder_out: 16", "cannot be built", "nhead=3"],
+    ),
+    "model-not-a-mapping": (["--model=5"], ["--model=5: expected a mapping"]),
+    "model-not-yaml": (["--model={bad yaml"], ["--model={bad yaml: not YAML"]),
+    "batch_size": (
+        [loader(batch_size=0, num_workers=0)],
+        ["--dataloader_opts: batch_size=0: expected an integer >= 1"],
+    ),
+    "batch_size-word": (
+        [loader(batch_size="two", num_workers=0)],
+        ["--dataloader_opts: batch_size=two: expected an integer"],
+    ),
+    "num_workers": (
+        [loader(num_workers=-1)],
+        ["--dataloader_opts: num_workers=-1: expected an integer >= 0"],
+    ),
+    "eval-batch_size": (  # failed after a whole epoch
+        ["--eval_dataloader_opts={batch_size: 0}"],
+        ["--eval_dataloader_opts: batch_size=0: expected an integer >= 1"],
+    ),
+    "loader-not-a-mapping": (
+        ["--dataloader_opts=3"],
+        ["--dataloader_opts=3: expected a mapping"],
+    ),
+    "speed_changes": (["--speed_changes=abc"], ["=abc: expected a list"]),
+    "dynamic_mixing-no": (  # "no" is a string: it turned dynamic mixing on
+        ["--dynamic_mixing=no"],
+        ["--dynamic_mixing=no: expected True or False"],
+    ),
+    "skip_prep-no": (["--skip_prep=no"], ["--skip_prep=no: expected True"]),
+    "data_folder-empty": (["--data_folder="], ["--data_folder=: expected"]),
+    "data_folder-missing": (
+        [f"--data_folder={LEFT_OUT}"],
+        ["--data_folder is required", "pass --data_folder="],
+    ),
+    "given-twice": (["--seed=1", "--seed=2"], ["--seed is given twice"]),
+    "device": (["--device=cuda:99"], ["--device=cuda:99: ", "--device=cpu"]),
+    "hparams-missing": (
+        ["hparams/nope.yaml"],
+        ["hparams/nope.yaml: no such hparams file", "hparams/resepformer.yaml"],
+    ),
+    "test_only-untrained": (
+        ["--test_only"],
+        ["--test_only: no checkpoint in", "train first"],
+    ),
+}
+
+
+def with_options(argv: list[str], options: list[str]) -> list[str]:
+    """``argv`` with ``options`` instead of its options of the same names
+    (``--option=(left out)``: none); a YAML file replaces the run's."""
+    names = {o.split("=", 1)[0] for o in options}
+    kept = [a for a in argv if a.split("=", 1)[0] not in names]
+    given = [o for o in options if not o.endswith(f"={LEFT_OUT}")]
+    if given and not given[0].startswith("--"):
+        return [given[0], *kept[1:], *given[1:]]
+    return [*kept, *given]
+
+
+def read_only(tmp: Path) -> Path:
+    """An existing folder that cannot be written in (root writes
+    anywhere but in /sys)."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    tmp.chmod(0o555)
+    return tmp
+
+
+OUTPUT_CASES = {  # name: (option, its folder(tmp), words)
+    "output-unwritable": (
+        "output_folder",
+        unwritable,
+        ["pass a folder you can write to"],
+    ),
     "output-is-a-file": (
+        "output_folder",
         lambda tmp: tmp / "file" if (tmp / "file").touch() is None else None,
         ["is a file, not a folder", "pass a folder"],
     ),
-    "output-empty": (lambda tmp: "", ["--output_folder=:", "give the folder"]),
+    "output-empty": (
+        "output_folder",
+        lambda tmp: "",
+        ["--output_folder=:", "give the folder"],
+    ),
+    "save-folder-read-only": (
+        "save_folder",
+        read_only,
+        ["--save_folder=", "cannot write in", "pass a folder you can write"],
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory) -> dict:
-    """Every case of `CASES`, `OUTPUT_CASES` and two more (NaN estimates;
-    a full disk), run by one driver."""
+    """Every case of `CASES`, `OUTPUT_CASES`, `OPTION_CASES` and two more
+    (NaN estimates; a full disk), run by one driver."""
     root = tmp_path_factory.mktemp("faults")
     clean = write_corpus(root / "clean", "wsj0-2mix")
     cases = {}
@@ -191,12 +312,17 @@ def checks(tmp_path_factory) -> dict:
         out = root / name / "out"
         cases[name] = {"argv": run_args(data, out, *extra), "out": str(out)}
         cases[name]["named"] = str(named) if named else None
-    for name, (output, _) in OUTPUT_CASES.items():
+    for name, (option, folder, _) in OUTPUT_CASES.items():
         (root / name).mkdir()
-        out = output(root / name)
-        argv = run_args(clean, Path("x"))
-        argv[argv.index("--output_folder=x")] = f"--output_folder={out}"
+        given = folder(root / name)
+        out = given if option == "output_folder" else root / name / "out"
+        argv = run_args(clean, out or Path("x"))
+        argv = with_options(argv, [f"--{option}={given}"])
         cases[name] = {"argv": argv, "out": str(out or root / name / "none")}
+    for name, (options, _) in OPTION_CASES.items():
+        out = root / name / "out"
+        argv = with_options(run_args(clean, out), options)
+        cases[name] = {"argv": argv, "out": str(out)}
     out = root / "nan-estimates" / "out"
     nan_ids = [row_files(clean, s)[0].stem for s in ("cv", "tt")]
     cases["nan-estimates"] = {
@@ -244,8 +370,25 @@ def test_output_folder_that_cannot_be_used(name, checks):
     result = checks[name]
     line = one_line(result)
     assert result["code"] == 2, line
-    for word in OUTPUT_CASES[name][1]:
+    for word in OUTPUT_CASES[name][2]:
         assert word in line, (word, line)
+
+
+@pytest.mark.parametrize("name", OPTION_CASES)
+def test_bad_option_value_refused_before_any_work(name, checks):
+    """A value of the wrong type or range (yes/no options: True or False
+    only), a model its options cannot build, overrides that are not YAML,
+    a required option left out, a missing hparams file or device,
+    --test_only without a checkpoint: one line naming the option, the
+    value and what it takes, exit status 2, nothing written but logs."""
+    result = checks[name]
+    line = one_line(result)
+    assert result["code"] == 2, line
+    for word in OPTION_CASES[name][1]:
+        assert word in line, (word, line)
+    out = Path(result["case"]["out"])
+    assert not result["checkpoints"] and not list(out.glob("save/*.csv"))
+    assert not (out / "hyperparams.yaml").exists()
 
 
 def test_full_disk_during_checkpoint_keeps_the_previous_one(checks):

@@ -22,7 +22,10 @@ self-contained pretrained folder (`export_run`; its format:
 Nothing is lost: the folder is written under a temporary name beside
 ``OUT_DIR``, loaded strictly, and only then put in place
 (`lobes.inference.pretrained.write_pretrained`), so a failed export (a
-truncated checkpoint, a full disk) leaves an existing ``OUT_DIR`` as it was.
+truncated checkpoint, a full disk) leaves an existing ``OUT_DIR`` as it was,
+and no output overwrites an input: an ``OUT_DIR`` that is the source
+folder, is inside it or holds it (the run folder of a checkpoint) is
+refused (`check_apart`).
 An ``OUT_DIR`` that lobes.export wrote before is replaced as a whole; one
 with other files in it is refused unless ``overwrite``, which writes the
 model's files into it and keeps the others (`check_out_dir`).
@@ -289,11 +292,50 @@ def export(
     source = Path(source)
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: folder not found.")
-    if Path(out_dir).resolve() == source.resolve():
-        raise ValueError("OUT_DIR must differ from the source folder.")
+    check_apart(out_dir, source)
     pretrained = (source / "masknet.ckpt").is_file() and not (
         source / "CKPT.yaml"
     ).is_file()
     if pretrained:
         return import_upstream(source, out_dir, overwrite, onnx)
     return export_run(source, out_dir, overwrite, onnx)
+
+
+def check_apart(out_dir: str | Path, source: str | Path) -> None:
+    """Raises ``ValueError`` when ``out_dir`` would be written where the
+    export reads: the source folder, a folder inside it, or a folder
+    holding it, such as the run folder of a checkpoint (whose
+    ``hyperparams.yaml`` ``--overwrite`` would replace).
+
+    Arguments
+    ---------
+    out_dir : str or Path
+        The pretrained folder to write.
+    source : str or Path
+        The folder exported.
+
+    Example
+    -------
+    >>> run = getfixture("tmp_path") / "run"
+    >>> checkpoint = run / "save" / "CKPT+1"
+    >>> check_apart(run.parent / "pretrained", checkpoint)
+    >>> check_apart(run, checkpoint)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: OUT_DIR .../run holds the source folder .../CKPT+1, which ...
+    >>> check_apart(run / "x", run)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: OUT_DIR .../run/x is inside the source folder .../run, ...
+    """
+    out, source = Path(out_dir).resolve(), Path(source).resolve()
+    if out == source:
+        relation = "is"
+    elif source.is_relative_to(out):
+        relation = "holds"
+    elif out.is_relative_to(source):
+        relation = "is inside"
+    else:
+        return
+    raise ValueError(
+        f"OUT_DIR {out} {relation} the source folder {source}, which the "
+        "export reads: pass an OUT_DIR outside it."
+    )

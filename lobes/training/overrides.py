@@ -7,6 +7,19 @@ default model. `check_overrides` walks every nested override down the
 recipe's tree, through ``!include`` files and into the arguments of
 ``!new:`` / ``!name:`` objects, and refuses a key that is not there.
 
+It refuses too, in one line naming the option, what would otherwise end
+in a traceback, perhaps after an epoch, or do the wrong thing: overrides
+that are not YAML or give an option twice, a required option (a
+``!PLACEHOLDER``) left out, a plain value for a mapping or an object
+(``--model=5``), and a value of the wrong type or range for an option of
+`OPTIONS`, at any depth (``--N_epochs=abc``, ``--lr=-1``,
+``--dataloader_opts={batch_size: 0}``, ``--model={chunk_size: 0}``).
+Yes/no options take YAML's True or False only: ``--dynamic_mixing=no``
+is the string "no", which Python takes as true. What the options allow
+together (``nhead`` dividing ``N_encoder_out``) the model's classes check
+when HyperPyYAML builds them: `model_error` turns their error into one
+line naming ``--model``.
+
 Authors
  * sepformer-lobes contributors 2026
 """
@@ -14,11 +27,16 @@ Authors
 import difflib
 import importlib
 import inspect
-from collections.abc import Mapping
+import re
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
 
 from lobes.training.errors import UsageError
 
@@ -30,15 +48,216 @@ LOADER_KEYS = frozenset(
 ) - {"dataset"}
 OBJECT_TAGS = ("!new:", "!name:", "!apply:")
 LISTED_KEYS = 12  # a message lists the valid keys when there are no more
+MODEL = "model"  # the recipes' key of the model definition's include
+# what a model's classes raise for options that do not go together
+MODEL_ERRORS = (ValueError, TypeError, ZeroDivisionError, AssertionError)
 
 
 class OverrideError(UsageError):
-    """An override names a key the recipe does not have."""
+    """An override the recipe cannot run with."""
 
 
-def check_overrides(hparams_file: str | Path, overrides: str | None) -> None:
-    """Raises `OverrideError` for the first override key, at any depth,
-    that the hyperparameters do not have.
+class Expected(NamedTuple):
+    """What the value of an option must be.
+
+    Arguments
+    ---------
+    what : str
+        As a message says it, e.g. ``an integer >= 1``.
+    accepts : callable
+        Whether a value (as YAML reads it) is one.
+    """
+
+    what: str
+    accepts: Callable[[object], bool]
+
+
+def _number(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool, not NaN)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value == value
+    )
+
+
+def integer(low: int | None = None) -> Expected:
+    """An integer (``3``, not ``3.0``), at least ``low``.
+
+    Arguments
+    ---------
+    low : int, optional
+        The least value allowed.
+
+    Returns
+    -------
+    Expected
+
+    Example
+    -------
+    >>> count = integer(1)
+    >>> count.what, count.accepts(2), count.accepts(0), count.accepts("2")
+    ('an integer >= 1', True, False, False)
+    """
+    return Expected(
+        "an integer" + ("" if low is None else f" >= {low}"),
+        lambda v: (
+            isinstance(v, int)
+            and not isinstance(v, bool)
+            and (low is None or v >= low)
+        ),
+    )
+
+
+def number(low: float | None = None, high: float | None = None) -> Expected:
+    """A number (an integer or a float), from ``low`` to ``high``.
+
+    Arguments
+    ---------
+    low, high : float, optional
+        The least and the greatest value allowed.
+
+    Returns
+    -------
+    Expected
+
+    Example
+    -------
+    >>> share = number(0, 1)
+    >>> share.what, share.accepts(0.5), share.accepts(2), share.accepts(True)
+    ('a number from 0 to 1', True, False, False)
+    """
+    what = "a number"
+    if low is not None and high is not None:
+        what += f" from {low} to {high}"
+    elif low is not None:
+        what += f" >= {low}"
+    return Expected(
+        what,
+        lambda v: (
+            _number(v)
+            and (low is None or v >= low)
+            and (high is None or v <= high)
+        ),
+    )
+
+
+BOOLEAN = Expected("True or False", lambda v: isinstance(v, bool))
+POSITIVE = Expected("a number > 0", lambda v: _number(v) and v > 0)
+PATH = Expected("a path", lambda v: isinstance(v, str) and bool(v.strip()))
+COUNT = integer(1)
+# The recipes' and the models' options whose values are checked, by name
+# at any depth (--batch_size and --dataloader_opts={batch_size: ...}).
+# The run options of SpeechBrain (--device, --precision, --noprogressbar,
+# --ckpt_interval_minutes, ...) are checked by its own parser.
+OPTIONS: dict[str, Expected] = {
+    **dict.fromkeys(
+        (
+            "skip_prep",
+            "dynamic_mixing",
+            "use_wham_noise",
+            "use_wavedrop",
+            "use_speedperturb",
+            "use_rand_shift",
+            "limit_training_signal_len",
+            "threshold_byloss",
+            "save_audio",
+            "shuffle",
+            "drop_last",
+            "pin_memory",
+            "causal",
+            "long_pass",
+            "tied_repeats",
+        ),
+        BOOLEAN,
+    ),
+    **dict.fromkeys(
+        (
+            "N_epochs",
+            "batch_size",
+            "sample_rate",
+            "num_spks",
+            "training_signal_len",
+            "drop_chunk_length_low",
+            "drop_chunk_length_high",
+            # the models'
+            "N_encoder_out",
+            "kernel_size",
+            "kernel_stride",
+            "chunk_size",
+            "num_blocks",
+            "intra_layers",
+            "inter_layers",
+            "memory_layers",
+            "num_layers",
+            "num_repeats",
+            "nhead",
+            "d_ffn",
+            "window_size",
+            "fsmn_hidden",
+            "fsmn_kernel_size",
+            "fsmn_depth",
+            "byte_channels",
+            "num_latents",
+            "latent_dim",
+            "attention_dim",
+            "latent_d_ffn",
+            "num_global_latents",
+            "global_dim",
+            "global_d_ffn",
+        ),
+        COUNT,
+    ),
+    **dict.fromkeys(
+        (
+            "seed",
+            "num_workers",
+            "n_audio_to_save",
+            "drop_freq_count_low",
+            "drop_freq_count_high",
+            "drop_chunk_count_low",
+            "drop_chunk_count_high",
+        ),
+        integer(0),
+    ),
+    **dict.fromkeys(("min_shift", "max_shift"), integer()),
+    **dict.fromkeys(("lr", "drop_freq_width"), POSITIVE),
+    **dict.fromkeys(
+        ("clip_grad_norm", "threshold", "loss_upper_lim"), number()
+    ),
+    **dict.fromkeys(
+        ("dropout", "drop_freq_low", "drop_freq_high"), number(0, 1)
+    ),
+    **dict.fromkeys(
+        (
+            "data_folder",
+            "base_folder_dm",
+            "train_data",
+            "valid_data",
+            "test_data",
+            "train_log",
+            "experiment_name",
+        ),
+        PATH,
+    ),
+    "test_real_data": Expected(
+        "a path, or nothing for none", lambda v: v is None or isinstance(v, str)
+    ),
+    "speed_changes": Expected(
+        "a list of percentages (integers >= 1), e.g. [95, 100, 105]",
+        lambda v: (
+            isinstance(v, list) and bool(v) and all(map(COUNT.accepts, v))
+        ),
+    ),
+}
+
+
+def check_overrides(hparams_file: str | Path, overrides: str | None) -> dict:
+    """Raises `OverrideError` for the first override that the recipe cannot
+    run with: overrides that are not YAML or give an option twice, a key
+    the hyperparameters do not have (at any depth), a required option
+    left out, a plain value for a mapping, or a value that an option of
+    `OPTIONS` does not take.
 
     Arguments
     ---------
@@ -48,6 +267,12 @@ def check_overrides(hparams_file: str | Path, overrides: str | None) -> None:
         The overrides as ``speechbrain.parse_arguments`` returns them (a
         YAML mapping).
 
+    Returns
+    -------
+    dict
+        The top-level overrides as YAML reads them, without those with a
+        tag (``!ref``: HyperPyYAML resolves them).
+
     Example
     -------
     >>> folder = getfixture("tmp_path")
@@ -55,21 +280,122 @@ def check_overrides(hparams_file: str | Path, overrides: str | None) -> None:
     >>> recipe = folder / "train.yaml"
     >>> _ = recipe.write_text("lr: 0.1\\nmodel: !include:model.yaml\\n")
     >>> check_overrides(recipe, "model: {size: 4}")
+    {'model': {'size': 4}}
     >>> check_overrides(recipe, "model: {sise: 4}")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     lobes.training.overrides.OverrideError: --model: unknown key 'sise' ...
     >>> check_overrides(recipe, "lr_: 4")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     lobes.training.overrides.OverrideError: ...--lr_ ... Did you mean --lr? ...
+    >>> check_overrides(recipe, "lr: -1")
+    Traceback (most recent call last):
+    lobes.training.overrides.OverrideError: --lr=-1: expected a number > 0.
+    >>> check_overrides(recipe, "model: 5")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.overrides.OverrideError: --model=5: expected a mapping ...
+    >>> check_overrides(recipe, "lr: 1\\nlr: 2")
+    Traceback (most recent call last):
+    lobes.training.overrides.OverrideError: --lr is given twice: give it once.
     """
     yaml = YAML()
-    given = yaml.load(overrides or "") or {}
+    try:
+        given = yaml.load(overrides or "") or {}
+    except MarkedYAMLError as error:
+        raise OverrideError(_not_yaml(overrides or "", error)) from error
     if not isinstance(given, Mapping):
         raise OverrideError(f"overrides must be key: value pairs: {given!r}")
     hparams_file = Path(hparams_file)
-    with open(hparams_file, encoding="utf-8") as f:
-        tree = yaml.load(f)
+    tree = _load(hparams_file)
+    for key, node in tree.items():
+        if _tag(node) == "!PLACEHOLDER" and key not in given:
+            raise OverrideError(
+                f"--{key} is required ({hparams_file} has no default for "
+                f"it): pass --{key}=<value>."
+            )
     _check(tree, given, [], hparams_file, hparams_file.parent)
+    return {key: value for key, value in given.items() if not _tag(value)}
+
+
+def model_error(
+    error: BaseException, hparams_file: str | Path, given: Mapping
+) -> OverrideError | None:
+    """The one-line error for ``error`` (one of `MODEL_ERRORS`) when the
+    model's classes raised it while HyperPyYAML built them from the
+    model's options (``--model``), e.g. ``nhead`` not dividing
+    ``N_encoder_out``; None when it was raised elsewhere (not an option's
+    fault: the recipe lets it through).
+
+    Arguments
+    ---------
+    error : BaseException
+        What loading the hyperparameters raised.
+    hparams_file : str or Path
+        The recipe's YAML (its ``model`` includes the model's).
+    given : Mapping
+        The overrides (`check_overrides`).
+
+    Returns
+    -------
+    OverrideError or None
+
+    Example
+    -------
+    >>> from hyperpyyaml import load_hyperpyyaml
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "net.yaml").write_text(
+    ...     "p: 0.1\\nnet: !new:torch.nn.Dropout\\n    p: !ref <p>\\n")
+    >>> recipe = folder / "train.yaml"
+    >>> _ = recipe.write_text("model: !include:net.yaml\\n    p: 0.5\\n")
+    >>> with open(recipe) as f:
+    ...     try:
+    ...         load_hyperpyyaml(f, "model: {p: 2}")
+    ...     except ValueError as raised:
+    ...         error = raised
+    >>> print(model_error(error, recipe, {"model": {"p": 2}}))
+    ... # doctest: +ELLIPSIS
+    --model={p: 2}: the model cannot be built: dropout probability has to ...
+    >>> model_error(ValueError("not the model"), recipe, {}) is None
+    True
+    """
+    hparams_file = Path(hparams_file)
+    node = _load(hparams_file).get(MODEL)
+    node, source, _ = _resolve_include(node, hparams_file, hparams_file.parent)
+    modules = {
+        _import(_tag(n).split(":", 1)[1]).__module__
+        for n in _nodes(node)
+        if _tag(n).startswith("!new:")
+    }
+    frames = traceback.walk_tb(error.__traceback__)
+    if not any(f.f_globals.get("__name__") in modules for f, _ in frames):
+        return None
+    text = " ".join(": ".join(map(str, error.args)).split()).rstrip(".")
+    where = "The model"
+    if MODEL in given:
+        where = f"--{MODEL}={_shown(given[MODEL])}: the model"
+    return OverrideError(
+        f"{where} cannot be built: {text or type(error).__name__}. Change "
+        f"its options (those of {source}) with --{MODEL}={{...}}."
+    )
+
+
+def _not_yaml(overrides: str, error: MarkedYAMLError) -> str:
+    """The message for overrides that YAML cannot read: the option given
+    twice, or the option whose value is not YAML."""
+    duplicate = isinstance(error, DuplicateKeyError)
+    mark = error.problem_mark if duplicate else error.context_mark
+    mark = mark or error.problem_mark
+    lines = overrides.splitlines()[: mark.line + 1] if mark else []
+    options = [re.match(r"([^\s:]+):\s?(.*)", line) for line in lines]
+    option = next((m for m in reversed(options) if m), None)
+    if option is None:
+        return f"The overrides are not YAML ({error.problem})."
+    key, value = option.groups()
+    if duplicate:
+        return f"--{key} is given twice: give it once."
+    return (
+        f"--{key}={value}: not YAML ({error.problem}): write the value as "
+        'YAML, in quotes for the shell, e.g. "--model={causal: True}".'
+    )
 
 
 def _check(
@@ -82,12 +408,55 @@ def _check(
     for key, value in given.items():
         if valid is not None and key not in valid:
             raise OverrideError(_unknown(key, valid, path, source))
+        if _tag(value):  # !ref, !new:...: HyperPyYAML checks them
+            continue
         child = node.get(key) if isinstance(node, Mapping) else None
         nested = isinstance(child, Mapping) or _tag(child).startswith(
             "!include:"
         )
-        if isinstance(value, Mapping) and nested:
+        expected = _expected(key, value, nested)
+        if expected is not None:
+            option = _option(path, key, value)
+            raise OverrideError(f"{option}: expected {expected}.")
+        if nested:
             _check(child, value, [*path, key], source, folder)
+
+
+def _expected(key: object, value: object, nested: bool) -> str | None:
+    """What the value of ``key`` must be, when ``value`` is not that (a
+    mapping for a ``nested`` one, else as `OPTIONS` says); None: fine."""
+    if nested:
+        return (
+            None
+            if isinstance(value, Mapping)
+            else "a mapping such as {key: value, ...}"
+        )
+    expected = OPTIONS.get(str(key))
+    if expected is None or expected.accepts(value):
+        return None
+    return expected.what
+
+
+def _option(path: list, key: object, value: object) -> str:
+    """An override as a message names it: ``--N_epochs=abc``, or
+    ``--dataloader_opts: batch_size=0`` at depth."""
+    if not path:
+        return f"--{key}={_shown(value)}"
+    return (
+        f"--{path[0]}: {'.'.join(map(str, [*path[1:], key]))}={_shown(value)}"
+    )
+
+
+def _shown(value: object) -> str:
+    """A value as it is written on a command line."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        items = (f"{k}: {_shown(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_shown, value)) + "]"
+    return str(value)
 
 
 def _unknown(key: object, valid: set, path: list, source: Path) -> str:
@@ -116,8 +485,7 @@ def _resolve_include(
     if not tag.startswith("!include:"):
         return node, source, folder
     included = (folder / tag.removeprefix("!include:")).resolve()
-    with open(included, encoding="utf-8") as f:
-        tree = YAML().load(f) or {}
+    tree = _load(included)
     own = node if isinstance(node, Mapping) else {}
     return {**tree, **own}, included, included.parent
 
@@ -149,3 +517,17 @@ def _import(target: str) -> object:
     """The object a ``!new:`` tag names, e.g. ``torch.nn.Linear``."""
     module, _, name = target.rpartition(".")
     return getattr(importlib.import_module(module), name)
+
+
+def _load(path: Path) -> Mapping:
+    """A YAML file's tree, tags kept (``{}`` for an empty file)."""
+    with open(path, encoding="utf-8") as f:
+        return YAML().load(f) or {}
+
+
+def _nodes(node: object) -> Iterator[object]:
+    """``node`` and every node under it."""
+    yield node
+    if isinstance(node, Mapping | list):
+        for child in node.values() if isinstance(node, Mapping) else node:
+            yield from _nodes(child)

@@ -11,11 +11,18 @@ A recipe's ``main`` is::
     return train_and_evaluate(recipe.hparams, recipe.run_opts)
 
 and its ``__main__`` is ``run_recipe(main)``: a command line that cannot
-work (an unknown override key, an output folder that cannot be written)
-ends the program with one line and exit status 2, before anything is
-trained; bad data (checked before training: every file of every split),
-a checkpoint that cannot be saved or loaded (a full disk) or another
-``OSError`` with one line and exit status 1. ``LOBES_DEBUG=1`` shows the
+work (a missing hparams file, an unknown override key or a value of the
+wrong type or range, a model its options cannot build, a device that is
+not there, an output folder that cannot be written, ``--test_only``
+without a checkpoint) ends the program with one line and exit status 2,
+before anything is trained; bad data (checked before training: every
+file of every split), a checkpoint that cannot be saved or loaded (a full
+disk, weights of another model size) or another ``OSError`` with one
+line and exit status 1; Ctrl-C with one line naming the checkpoint a
+rerun resumes from, and exit status 130. A rerun that fails before
+training leaves the run's files as they were: `load_recipe` loads the
+checkpoint to resume from before SpeechBrain writes ``hyperparams.yaml``,
+``env.log`` and the copy of ``train.py``. ``LOBES_DEBUG=1`` shows the
 traceback.
 
 Authors
@@ -26,29 +33,45 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import speechbrain as sb
 import torch
-import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import (
+    run_on_main,
+)
 from speechbrain.utils.logger import get_logger
 
-from lobes.errors import FAILURE, USAGE, debug_wanted, report_errors
+from lobes.errors import (
+    FAILURE,
+    INTERRUPTED,
+    USAGE,
+    CommandError,
+    brief,
+    debug_wanted,
+    report_errors,
+)
 from lobes.files import folder_problem
 from lobes.model import EncoderMaskerDecoder
 from lobes.training.brain import CKPT_KEY, Separation
+from lobes.training.checkpoints import Checkpointer
 from lobes.training.csvs import check_csv, csv_dataset, signal_names
 from lobes.training.dynamic_mixing import DynamicMixing
 from lobes.training.errors import CheckpointError, DataError, UsageError
 from lobes.training.metrics import SDR_FILTER_LENGTH
-from lobes.training.overrides import check_overrides
+from lobes.training.overrides import (
+    MODEL_ERRORS,
+    check_overrides,
+    model_error,
+)
 
 logger = get_logger(__name__)
 SPLITS = ("train_data", "valid_data", "test_data")
 REAL_SPLIT = "test_real_data"  # the real-voice test split's CSV, optional
+FOLDERS = ("output_folder", "save_folder")  # checked before anything runs
 # SpeechBrain's train logger warns on import that it cannot save figures
 # without torchvision; the recipes save none.
 NO_TORCHVISION = "torchvision is not available - cannot save figures"
@@ -77,8 +100,12 @@ class Recipe(NamedTuple):
 
 
 def load_recipe(argv: list[str]) -> Recipe:
-    """Parses a recipe command line, checks its overrides, loads its
-    hyperparameters and starts DDP (under torchrun).
+    """Parses a recipe command line, checks it (`check_hparams_file`,
+    `check_device`, `lobes.training.overrides.check_overrides`,
+    `check_folder`), loads its hyperparameters (building the model: an
+    error of its classes names ``--model``), starts DDP (under torchrun)
+    and loads the checkpoint to resume from (`check_resume`), all before
+    anything is written in the run's folder.
 
     Arguments
     ---------
@@ -90,16 +117,22 @@ def load_recipe(argv: list[str]) -> Recipe:
     Recipe
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    check_overrides(hparams_file, overrides)
+    check_hparams_file(hparams_file)
+    check_device(run_opts["device"])
+    given = check_overrides(hparams_file, overrides)
+    for option in FOLDERS:
+        if option in given:
+            check_folder(option, given[option])
     try:
-        given = yaml.safe_load(overrides or "") or {}
-    except yaml.YAMLError:  # tags such as !ref: HyperPyYAML checks them
-        given = {}
-    if "output_folder" in given:
-        check_output_folder(given["output_folder"])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+        with open(hparams_file, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides)
+    except MODEL_ERRORS as error:
+        line = model_error(error, hparams_file, given)
+        if line is None:
+            raise
+        raise line from error
     sb.utils.distributed.ddp_init_group(run_opts)
+    check_resume(hparams["checkpointer"], run_opts["test_only"])
     experiment = dict(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -108,33 +141,122 @@ def load_recipe(argv: list[str]) -> Recipe:
     return Recipe(hparams, run_opts, experiment)
 
 
-def check_output_folder(folder: object) -> None:
-    """Raises `UsageError` unless ``folder`` (``--output_folder``) is a
-    folder that exists or can be made, and can be written in.
+def check_hparams_file(path: str) -> None:
+    """Raises `UsageError` unless ``path`` is a file, naming the YAML files
+    of its folder.
 
     Arguments
     ---------
+    path : str
+        The hparams file given.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / "resepformer.yaml").write_text("seed: 1\\n")
+    >>> try:
+    ...     check_hparams_file(str(folder / "nope.yaml"))
+    ... except UsageError as error:
+    ...     print(str(error).replace(str(folder), "HERE"))
+    HERE/nope.yaml: no such hparams file; pass one of HERE/resepformer.yaml.
+    """
+    if os.path.isfile(path):
+        return
+    folder = Path(path).parent
+    found = sorted(map(str, folder.glob("*.yaml"))) if folder.is_dir() else []
+    hint = f"one of {', '.join(found)}" if found else "a recipe's hparams file"
+    raise UsageError(f"{path}: no such hparams file; pass {hint}.")
+
+
+def check_device(device: str | None) -> None:
+    """Raises `UsageError` unless ``device`` (``--device``) is a device of
+    this machine (None: SpeechBrain picks one).
+
+    Arguments
+    ---------
+    device : str, optional
+        e.g. ``cpu``, ``cuda``, ``cuda:1``.
+
+    Example
+    -------
+    >>> check_device("cpu")
+    >>> check_device("gpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.UsageError: --device=gpu: not a device ...
+    """
+    if device is None:
+        return
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise UsageError(
+            f"--device={device}: not a device ({brief(error)}); pass cpu, "
+            "cuda or cuda:N."
+        ) from error
+    count = torch.cuda.device_count() if kind.type == "cuda" else 1
+    if (kind.index or 0) >= count:
+        seen = f"only {count} CUDA GPUs are" if count else "no CUDA GPU is"
+        raise UsageError(
+            f"--device={device}: {seen} visible here; pass --device=cpu, or "
+            "leave --device out to use a GPU when there is one."
+        )
+
+
+def check_folder(option: str, folder: object) -> None:
+    """Raises `UsageError` unless ``folder`` (``--output_folder`` or
+    ``--save_folder``) is a folder that exists or can be made, and can be
+    written in.
+
+    Arguments
+    ---------
+    option : str
+        The option, e.g. ``output_folder``.
     folder : object
         The value given.
 
     Example
     -------
     >>> folder = getfixture("tmp_path")
-    >>> check_output_folder(str(folder / "run"))
+    >>> check_folder("output_folder", str(folder / "run"))
     >>> (folder / "file").touch()
-    >>> check_output_folder(str(folder / "file"))  # doctest: +ELLIPSIS
+    >>> check_folder("save_folder", str(folder / "file"))
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    lobes.training.errors.UsageError: --output_folder=.../file is a file, ...
+    lobes.training.errors.UsageError: --save_folder=.../file is a file, ...
     """
     if not isinstance(folder, str) or not folder.strip():
         raise UsageError(
-            f"--output_folder={folder if folder is not None else ''}: give "
-            "the folder for the run's checkpoints, logs and results."
+            f"--{option}={folder if folder is not None else ''}: give the "
+            "folder to write the run's files in."
         )
     problem = folder_problem(folder)
     if problem is not None:
         raise UsageError(
-            f"--output_folder={problem}: pass a folder you can write to."
+            f"--{option}={problem}: pass a folder you can write to."
+        )
+
+
+def check_resume(checkpointer: Checkpointer, test_only: bool) -> None:
+    """Loads the checkpoint that training resumes from, so that one that
+    does not fit the model (other options) fails now, with
+    `CheckpointError`; refuses ``--test_only`` without a checkpoint
+    (`UsageError`).
+
+    Arguments
+    ---------
+    checkpointer : Checkpointer
+        The recipe's.
+    test_only : bool
+        ``--test_only``.
+    """
+    latest = checkpointer.find_checkpoint()
+    if latest is not None:
+        checkpointer.load_checkpoint(latest)
+    elif test_only:
+        raise UsageError(
+            f"--test_only: no checkpoint in {checkpointer.checkpoints_dir} "
+            "to test: train first (leave out --test_only), or pass the "
+            "--output_folder of a trained run."
         )
 
 
@@ -374,19 +496,56 @@ def train_and_evaluate(
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    separator.fit(
-        hparams["epoch_counter"],
-        train,
-        valid,
-        train_loader_kwargs=hparams["dataloader_opts"],
-        valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-    )
-    for data, is_real in ((test, False), (real, True)):
-        if data is not None:
-            separator.evaluate(
-                data,
-                min_key=CKPT_KEY,
-                test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
-                real=is_real,
-            )
+    try:
+        separator.fit(
+            hparams["epoch_counter"],
+            train,
+            valid,
+            train_loader_kwargs=hparams["dataloader_opts"],
+            valid_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+        )
+        for data, is_real in ((test, False), (real, True)):
+            if data is not None:
+                separator.evaluate(
+                    data,
+                    min_key=CKPT_KEY,
+                    test_loader_kwargs=dict(hparams["eval_dataloader_opts"]),
+                    real=is_real,
+                )
+    except KeyboardInterrupt as interrupt:
+        raise interrupted(hparams["checkpointer"]) from interrupt
     return separator
+
+
+def interrupted(checkpointer: Checkpointer) -> CommandError:
+    """The error that ends a run stopped by Ctrl-C: the checkpoint that
+    the same command, run again, resumes from; exit status 130.
+
+    Arguments
+    ---------
+    checkpointer : Checkpointer
+        The run's.
+
+    Returns
+    -------
+    CommandError
+
+    Example
+    -------
+    >>> print(interrupted(Checkpointer(getfixture("tmp_path") / "save")))
+    ... # doctest: +ELLIPSIS
+    interrupted before the first checkpoint in .../save; rerun the same ...
+    """
+    last = checkpointer.find_checkpoint()
+    if last is None:
+        message = (
+            "interrupted before the first checkpoint in "
+            f"{checkpointer.checkpoints_dir}; rerun the same command to "
+            "start again."
+        )
+    else:
+        message = (
+            "interrupted; rerun the same command to resume from the last "
+            f"checkpoint, {last.path}."
+        )
+    return CommandError(message, INTERRUPTED)
