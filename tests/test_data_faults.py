@@ -19,7 +19,8 @@ import soundfile as sf
 from faultrun import run_args
 from sepdata import write_corpus
 
-from lobes.training.csvs import check_csv, write_split_csvs
+from lobes.training.csv_checks import check_csv
+from lobes.training.csvs import write_split_csvs
 from lobes.training.errors import DataError
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1"}

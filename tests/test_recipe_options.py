@@ -21,7 +21,8 @@ from speechbrain.utils.run_opts import RunOptions
 from test_training_faults import tiny_model, with_options
 
 from lobes.inference.cli import export_main
-from lobes.training.overrides import OPTIONS, check_overrides
+from lobes.training.options import OPTIONS
+from lobes.training.overrides import check_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

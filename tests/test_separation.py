@@ -19,8 +19,8 @@ from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
 from hparams import MODELS
 from lobes.training.brain import Separation
+from lobes.training.csv_checks import check_csv
 from lobes.training.csvs import (
-    check_csv,
     csv_dataset,
     signal_names,
     write_separation_csv,

@@ -11,9 +11,10 @@ It refuses too, in one line naming the option, what would otherwise end
 in a traceback, perhaps after an epoch, or do the wrong thing: overrides
 that are not YAML or give an option twice, a required option (a
 ``!PLACEHOLDER``) left out, a plain value for a mapping or an object
-(``--model=5``), and a value of the wrong type or range for an option of
-`OPTIONS`, at any depth (``--N_epochs=abc``, ``--lr=-1``,
-``--dataloader_opts={batch_size: 0}``, ``--model={chunk_size: 0}``).
+(``--model=5``), and a value of the wrong type or range for an option
+of `lobes.training.options.OPTIONS`, at any depth (``--N_epochs=abc``,
+``--lr=-1``, ``--dataloader_opts={batch_size: 0}``,
+``--model={chunk_size: 0}``).
 Yes/no options take YAML's True or False only: ``--dynamic_mixing=no``
 is the string "no", which Python takes as true. What the options allow
 together (``nhead`` dividing ``N_encoder_out``) the model's classes check
@@ -29,9 +30,8 @@ import importlib
 import inspect
 import re
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 from ruamel.yaml import YAML
@@ -39,6 +39,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 
 from lobes.training.errors import UsageError
+from lobes.training.options import OPTIONS
 
 # plain mappings passed as keyword arguments: open to every argument of
 LOADER_OPTIONS = ("dataloader_opts", "eval_dataloader_opts")
@@ -57,207 +58,12 @@ class OverrideError(UsageError):
     """An override the recipe cannot run with."""
 
 
-class Expected(NamedTuple):
-    """What the value of an option must be.
-
-    Arguments
-    ---------
-    what : str
-        As a message says it, e.g. ``an integer >= 1``.
-    accepts : callable
-        Whether a value (as YAML reads it) is one.
-    """
-
-    what: str
-    accepts: Callable[[object], bool]
-
-
-def _number(value: object) -> bool:
-    """Whether ``value`` is an int or float (not a bool, not NaN)."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and value == value
-    )
-
-
-def integer(low: int | None = None) -> Expected:
-    """An integer (``3``, not ``3.0``), at least ``low``.
-
-    Arguments
-    ---------
-    low : int, optional
-        The least value allowed.
-
-    Returns
-    -------
-    Expected
-
-    Example
-    -------
-    >>> count = integer(1)
-    >>> count.what, count.accepts(2), count.accepts(0), count.accepts("2")
-    ('an integer >= 1', True, False, False)
-    """
-    return Expected(
-        "an integer" + ("" if low is None else f" >= {low}"),
-        lambda v: (
-            isinstance(v, int)
-            and not isinstance(v, bool)
-            and (low is None or v >= low)
-        ),
-    )
-
-
-def number(low: float | None = None, high: float | None = None) -> Expected:
-    """A number (an integer or a float), from ``low`` to ``high``.
-
-    Arguments
-    ---------
-    low, high : float, optional
-        The least and the greatest value allowed.
-
-    Returns
-    -------
-    Expected
-
-    Example
-    -------
-    >>> share = number(0, 1)
-    >>> share.what, share.accepts(0.5), share.accepts(2), share.accepts(True)
-    ('a number from 0 to 1', True, False, False)
-    """
-    what = "a number"
-    if low is not None and high is not None:
-        what += f" from {low} to {high}"
-    elif low is not None:
-        what += f" >= {low}"
-    return Expected(
-        what,
-        lambda v: (
-            _number(v)
-            and (low is None or v >= low)
-            and (high is None or v <= high)
-        ),
-    )
-
-
-BOOLEAN = Expected("True or False", lambda v: isinstance(v, bool))
-POSITIVE = Expected("a number > 0", lambda v: _number(v) and v > 0)
-PATH = Expected("a path", lambda v: isinstance(v, str) and bool(v.strip()))
-COUNT = integer(1)
-# The recipes' and the models' options whose values are checked, by name
-# at any depth (--batch_size and --dataloader_opts={batch_size: ...}).
-# The run options of SpeechBrain (--device, --precision, --noprogressbar,
-# --ckpt_interval_minutes, ...) are checked by its own parser.
-OPTIONS: dict[str, Expected] = {
-    **dict.fromkeys(
-        (
-            "skip_prep",
-            "dynamic_mixing",
-            "use_wham_noise",
-            "use_wavedrop",
-            "use_speedperturb",
-            "use_rand_shift",
-            "limit_training_signal_len",
-            "threshold_byloss",
-            "save_audio",
-            "shuffle",
-            "drop_last",
-            "pin_memory",
-            "causal",
-            "long_pass",
-            "tied_repeats",
-        ),
-        BOOLEAN,
-    ),
-    **dict.fromkeys(
-        (
-            "N_epochs",
-            "batch_size",
-            "sample_rate",
-            "num_spks",
-            "training_signal_len",
-            "drop_chunk_length_low",
-            "drop_chunk_length_high",
-            # the models'
-            "N_encoder_out",
-            "kernel_size",
-            "kernel_stride",
-            "chunk_size",
-            "num_blocks",
-            "intra_layers",
-            "inter_layers",
-            "memory_layers",
-            "num_layers",
-            "num_repeats",
-            "nhead",
-            "d_ffn",
-            "window_size",
-            "fsmn_hidden",
-            "fsmn_kernel_size",
-            "fsmn_depth",
-            "byte_channels",
-            "num_latents",
-            "latent_dim",
-            "attention_dim",
-            "latent_d_ffn",
-            "num_global_latents",
-            "global_dim",
-            "global_d_ffn",
-        ),
-        COUNT,
-    ),
-    **dict.fromkeys(
-        (
-            "seed",
-            "num_workers",
-            "n_audio_to_save",
-            "drop_freq_count_low",
-            "drop_freq_count_high",
-            "drop_chunk_count_low",
-            "drop_chunk_count_high",
-        ),
-        integer(0),
-    ),
-    **dict.fromkeys(("min_shift", "max_shift"), integer()),
-    **dict.fromkeys(("lr", "drop_freq_width"), POSITIVE),
-    **dict.fromkeys(
-        ("clip_grad_norm", "threshold", "loss_upper_lim"), number()
-    ),
-    **dict.fromkeys(
-        ("dropout", "drop_freq_low", "drop_freq_high"), number(0, 1)
-    ),
-    **dict.fromkeys(
-        (
-            "data_folder",
-            "base_folder_dm",
-            "train_data",
-            "valid_data",
-            "test_data",
-            "train_log",
-            "experiment_name",
-        ),
-        PATH,
-    ),
-    "test_real_data": Expected(
-        "a path, or nothing for none", lambda v: v is None or isinstance(v, str)
-    ),
-    "speed_changes": Expected(
-        "a list of percentages (integers >= 1), e.g. [95, 100, 105]",
-        lambda v: (
-            isinstance(v, list) and bool(v) and all(map(COUNT.accepts, v))
-        ),
-    ),
-}
-
-
 def check_overrides(hparams_file: str | Path, overrides: str | None) -> dict:
     """Raises `OverrideError` for the first override that the recipe cannot
     run with: overrides that are not YAML or give an option twice, a key
     the hyperparameters do not have (at any depth), a required option
     left out, a plain value for a mapping, or a value that an option of
-    `OPTIONS` does not take.
+    `lobes.training.options.OPTIONS` does not take.
 
     Arguments
     ---------
