@@ -173,6 +173,35 @@ def exit_status(error: BaseException) -> int | None:
     return None
 
 
+def own_message(error: BaseException) -> str:
+    """The message of ``error``, or, for one that a DataLoader worker
+    raised (torch raises it again with the worker's traceback as its
+    message), the message the worker's error had.
+
+    Arguments
+    ---------
+    error : BaseException
+        What ended the recipe.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> own_message(DataError(
+    ...     "Caught DataError in DataLoader worker process 0.\\n"
+    ...     "Original Traceback (most recent call last):\\n  ...\\n"
+    ...     "lobes.training.errors.DataError: a.wav: all silent.\\n"))
+    'a.wav: all silent.'
+    """
+    text = str(error)
+    if "Original Traceback" not in text:
+        return text
+    last = text.strip().splitlines()[-1]
+    return last.split(": ", 1)[-1]
+
+
 def run_recipe(main: Callable[[list[str]], object]) -> None:
     """Runs a recipe's ``main`` on ``sys.argv[1:]``; an error of
     `exit_status` ends the program with its one-line message, or with the
@@ -191,7 +220,7 @@ def run_recipe(main: Callable[[list[str]], object]) -> None:
 
     def classify(error: Exception) -> tuple[int, str] | None:
         status = exit_status(error)
-        return None if status is None else (status, str(error))
+        return None if status is None else (status, own_message(error))
 
     status = report_errors(
         sys.argv[0], command, classify, debug_wanted(), unexpected=""
