@@ -209,6 +209,10 @@ OPTION_CASES = {
         ["--model={N_encoder_out: 16", "cannot be built", "nhead=3"],
     ),
     "model-not-a-mapping": (["--model=5"], ["--model=5: expected a mapping"]),
+    "checkpoint-interval": (
+        ["--ckpt_interval_minutes=15", "--ckpt_interval_steps=3"],
+        ["--ckpt_interval_steps=3 with ckpt_interval_minutes=15", "=0 with"],
+    ),
     "model-not-yaml": (["--model={bad yaml"], ["--model={bad yaml: not YAML"]),
     "batch_size": (
         [loader(batch_size=0, num_workers=0)],

@@ -137,3 +137,45 @@ def check_resume(checkpointer: Checkpointer, test_only: bool) -> None:
             "to test: train first (leave out --test_only), or pass the "
             "--output_folder of a trained run."
         )
+
+
+def check_checkpoint_interval(hparams: dict, run_opts: object) -> None:
+    """Raises `UsageError` when checkpoints inside an epoch are timed both
+    in minutes and in steps, which SpeechBrain refuses only after the data
+    are prepared: the hparams files set ``ckpt_interval_minutes: 15``, so
+    ``--ckpt_interval_steps`` alone is such a conflict.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+    run_opts : RunOptions
+        SpeechBrain's run options (``overridden_args``: those given on the
+        command line, which win over the hparams file).
+
+    Example
+    -------
+    >>> from speechbrain import parse_arguments
+    >>> _, run_opts, _ = parse_arguments(["x.yaml", "--ckpt_interval_steps=5"])
+    >>> check_checkpoint_interval({"ckpt_interval_minutes": 0}, run_opts)
+    >>> check_checkpoint_interval({"ckpt_interval_minutes": 15}, run_opts)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    lobes.training.errors.UsageError: --ckpt_interval_steps=5 with ...
+    """
+    given = getattr(run_opts, "overridden_args", set())
+
+    def value(name: str) -> float:
+        if name in given or name not in hparams:
+            return run_opts[name] or 0
+        return hparams[name] or 0
+
+    steps = value("ckpt_interval_steps")
+    minutes = value("ckpt_interval_minutes")
+    if steps > 0 and minutes > 0:
+        raise UsageError(
+            f"--ckpt_interval_steps={steps} with ckpt_interval_minutes="
+            f"{minutes}: checkpoints inside an epoch are timed in steps or "
+            "in minutes; pass --ckpt_interval_minutes=0 with "
+            "--ckpt_interval_steps."
+        )

@@ -56,6 +56,7 @@ from lobes.model import EncoderMaskerDecoder
 from lobes.training.brain import CKPT_KEY, Separation
 from lobes.training.checkpoints import Checkpointer
 from lobes.training.command_checks import (
+    check_checkpoint_interval,
     check_device,
     check_folder,
     check_hparams_file,
@@ -135,6 +136,7 @@ def load_recipe(argv: list[str]) -> Recipe:
         if line is None:
             raise
         raise line from error
+    check_checkpoint_interval(hparams, run_opts)
     sb.utils.distributed.ddp_init_group(run_opts)
     check_resume(hparams["checkpointer"], run_opts["test_only"])
     experiment = dict(
