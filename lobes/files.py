@@ -20,6 +20,7 @@ Authors
 """
 
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -142,6 +143,36 @@ def _umask() -> int:
     return mask
 
 
+def missing_bytes(path: str | os.PathLike) -> int:
+    """How many bytes a RIFF (WAV) file lacks of the size its header
+    declares: a copy or a write cut short. 0 for a complete file, for one
+    that is not RIFF, and for a size left unknown (0 or 0xFFFFFFFF, as
+    streaming writers leave it); a missing pad byte does not count.
+
+    Arguments
+    ---------
+    path : path
+        The file.
+
+    Returns
+    -------
+    int
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "a.wav"
+    >>> _ = path.write_bytes(b"RIFF" + (1036).to_bytes(4, "little") + bytes(36))
+    >>> missing_bytes(path)  # 1044 declared, 44 there
+    1000
+    """
+    with open(path, "rb") as f:
+        riff, size = f.read(4), int.from_bytes(f.read(4), "little")
+    if riff != b"RIFF" or not 0 < size < 0xFFFFFFFF:
+        return 0
+    missing = size + 8 - os.path.getsize(path)
+    return missing if missing > 1 else 0
+
+
 def _short(name: str, limit: int = 128) -> str:
     """``name`` cut to ``limit`` bytes of UTF-8 (whole characters), so that
     a hidden name made of it stays under the file systems' 255 bytes."""
@@ -199,8 +230,12 @@ def remove_partials(target: Path) -> list[Path]:
     >>> left = temp_path(target)  # as a killed writer leaves it
     >>> remove_partials(target) == [left], left.exists()
     (True, False)
+    >>> other = temp_path(target.with_name("take1_s1.wav"))
+    >>> remove_partials(target.with_name("take[1]_s1.wav")), other.exists()
+    ([], True)
     """
-    pattern = f".{_short(target.stem)}.*{PARTIAL}{target.suffix}"
+    stem = glob.escape(_short(target.stem))  # [, *, ? are not patterns
+    pattern = f".{stem}.*{PARTIAL}{target.suffix}"
     found = sorted(target.parent.glob(pattern))
     for path in found:
         path.unlink(missing_ok=True)
@@ -267,9 +302,7 @@ def _rename_all(temps: list[Path], targets: list[Path]) -> None:
         for temp, target in zip(temps, targets, strict=True):
             old = None
             if target.exists():
-                old = target.with_name(
-                    f".{target.name}.{uuid.uuid4().hex[:8]}{OLD}"
-                )
+                old = _aside(target)
                 os.rename(target, old)
             done.append((target, old))
             os.replace(temp, target)
@@ -412,9 +445,11 @@ def write_folder(
         raise
 
 
-def _aside(folder: Path) -> Path:
-    """Where ``folder`` goes while it is removed: ``.<name>.<random>.old``."""
-    return folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}{OLD}")
+def _aside(path: Path) -> Path:
+    """Where a folder goes while it is removed, or a file while its
+    replacement is renamed into place: ``.<name>.<random>.old`` (the name
+    cut to 128 bytes)."""
+    return path.with_name(f".{_short(path.name)}.{uuid.uuid4().hex[:8]}{OLD}")
 
 
 def replace_folder(new: Path, folder: Path) -> None:

@@ -13,7 +13,6 @@ Authors
 
 import logging
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,8 @@ import soundfile as sf
 import torch
 import torchaudio
 from torch import Tensor
+
+from lobes.files import missing_bytes
 
 OUTPUT_SUBTYPE = "FLOAT"  # 32-bit float WAV: no clipping
 # reduced rate product above which `resample` takes SciPy's polyphase filter
@@ -92,12 +93,6 @@ def check_audio_file(
             f"{path} has no audio samples that can be read (no data, or "
             "truncated): check that it was recorded or copied completely."
         )
-    declared = declared_samples(info)
-    if declared is not None:
-        logger.warning(
-            f"{path} is truncated: its header declares {declared} samples, "
-            f"the file holds {info.frames}; separating those."
-        )
     if info.channels > 1 and not downmix:
         raise AudioInputError(
             f"{path} has {info.channels} channels, but the model separates "
@@ -108,33 +103,34 @@ def check_audio_file(
     return info
 
 
-def declared_samples(info: "sf._SoundFileInfo") -> int | None:
-    """The samples a WAV's header declares when the file holds fewer (a
-    truncated copy: libsndfile reads what is there and logs the size it
-    should have), else None.
+def warn_if_truncated(path: str | Path, info: "sf._SoundFileInfo") -> None:
+    """Logs a warning for a WAV file holding fewer samples than its header
+    declares (a truncated copy: libsndfile reads what is there).
 
     Arguments
     ---------
+    path : str or Path
+        The file.
     info : soundfile info
-        ``soundfile.info`` of the file.
-
-    Returns
-    -------
-    int or None
+        ``soundfile.info`` of it.
 
     Example
     -------
     >>> path = getfixture("tmp_path") / "cut.wav"
     >>> sf.write(path, np.zeros(1000), 8000, subtype="PCM_16")
     >>> _ = path.write_bytes(path.read_bytes()[:1044])
-    >>> sf.info(str(path)).frames, declared_samples(sf.info(str(path)))
-    (500, 1000)
+    >>> caplog = getfixture("caplog")
+    >>> warn_if_truncated(path, sf.info(str(path)))
+    >>> print(caplog.messages[-1].split(": ", 1)[1])
+    its header declares 1000 samples, the file holds 500; separating those.
     """
-    match = re.search(r"^data : (\d+) \(should be \d+\)", info.extra_info, re.M)
-    if match is None or info.format != "WAV":
-        return None
-    declared = int(match.group(1)) // (info.channels * _bytes(info.subtype))
-    return declared if declared > info.frames else None
+    missing = missing_bytes(path) // (info.channels * _bytes(info.subtype))
+    if missing:
+        logger.warning(
+            f"{path} is truncated: its header declares "
+            f"{info.frames + missing} samples, the file holds {info.frames}; "
+            "separating those."
+        )
 
 
 def _bytes(subtype: str) -> int:
@@ -252,6 +248,7 @@ def read_mixture(path: str | Path, downmix: bool = False) -> tuple[Tensor, int]:
     lobes.inference.audio.AudioInputError: ...the first at 0.050 s (sample...
     """
     info = check_audio_file(path, downmix)
+    warn_if_truncated(path, info)
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except RuntimeError as error:

@@ -37,6 +37,7 @@ from lobes.inference.audio import (
     check_finite,
     to_mono,
     unreadable,
+    warn_if_truncated,
 )
 from lobes.inference.defaults import BLOCK_SECONDS
 from lobes.inference.precision import autocast, check_precision
@@ -430,6 +431,7 @@ def stream_file(
     """
     stream = separator.stream()
     info = check_audio_file(path, downmix)
+    warn_if_truncated(path, info)
     rate = info.samplerate
     if rate != separator.sample_rate:
         raise AudioInputError(

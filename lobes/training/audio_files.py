@@ -13,6 +13,7 @@ import os
 import numpy as np
 import soundfile as sf
 
+from lobes.files import missing_bytes
 from lobes.training.errors import DataError
 
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only ones that hold NaN or inf
@@ -126,14 +127,12 @@ def _check_complete(path: str, frames: int) -> None:
         "it is damaged (an interrupted write or copy): regenerate or copy "
         "it again, or remove it from the data."
     )
-    with open(path, "rb") as f:
-        riff, size = f.read(4), int.from_bytes(f.read(4), "little")
-    actual = os.path.getsize(path)
-    # a pad byte may be missing; 0 and 0xFFFFFFFF: a length left unknown
-    if riff == b"RIFF" and actual + 1 < size + 8 and 0 < size < 0xFFFFFFFF:
+    missing = missing_bytes(path)
+    if missing:
+        actual = os.path.getsize(path)
         raise DataError(
-            f"{path} is truncated: its header says {size + 8} bytes, the "
-            f"file has {actual}; {damaged}"
+            f"{path} is truncated: its header says {actual + missing} bytes, "
+            f"the file has {actual}; {damaged}"
         )
     if frames == 0:
         raise DataError(f"{path} holds no samples, only a header; {damaged}")
