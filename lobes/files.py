@@ -10,10 +10,12 @@ leaves what existed as it was: `replacing` (a file), `replacing_all`
 filled by a function) and `replace_folder`; `remove_folder` renames a
 folder away (its name then holds `OLD`) before deleting it, so that it is
 never seen half deleted. `remove_partials` removes what a killed writer left
-(nothing could run then); `folder_problem` says, before any work, why files
-cannot be written in a folder; `make_folders` and `remove_empty` create an
-output folder only when the first output is written and take back the
-ones that stayed empty. Imports only the standard library.
+(nothing could run then), and `missing_bytes` tells a WAV file cut short
+(a write or copy of it interrupted); `folder_problem` says, before any
+work, why files cannot be written in a folder; `make_folders` and
+`remove_empty` create an output folder only when the first output is
+written and take back the ones that stayed empty. Imports only the
+standard library.
 
 Authors
  * sepformer-lobes contributors 2026
